@@ -1,0 +1,68 @@
+"""Per-invocation context: the cloud session, the `-v` trace, and the guard around each command."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from ackaudit.cli import _output
+from ackaudit.cli._errors import classify, debug_enabled
+from ackaudit.cli._globals import settings
+
+_cloud: Any = None
+
+
+def cloud() -> Any:
+    """The cloud session for this invocation (built on first use)."""
+    global _cloud
+    if _cloud is None:
+        from ackaudit.cloud.session import Cloud, CloudOptions
+
+        s = settings()
+        _cloud = Cloud(CloudOptions(profile=s.profile, region=s.region, sandbox=s.sandbox))
+    return _cloud
+
+
+def _close_cloud() -> None:
+    global _cloud
+    if _cloud is not None:
+        _cloud.close()
+        _cloud = None
+
+
+def _prepare() -> None:
+    from ackaudit.cloud import calls
+
+    calls.clear_listeners()
+    calls.quiet_sdk_logging(settings().verbose)
+    if settings().verbose:
+        calls.add_listener(_output.trace_call)
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command inside the error boundary: one line per failure, the right exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _prepare()
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt as exc:
+            failure = classify(exc)
+            _output.error(failure.message)
+            raise typer.Exit(failure.exit_code) from None
+        except Exception as exc:
+            if debug_enabled():
+                raise
+            failure = classify(exc)
+            _output.error(failure.message, failure.hint, failure.request_id)
+            raise typer.Exit(failure.exit_code) from None
+        finally:
+            _close_cloud()
+
+    return wrapper

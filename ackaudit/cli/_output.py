@@ -1,0 +1,195 @@
+"""The only module that prints. Data goes to stdout; progress, warnings, errors and hints to stderr.
+
+Rich is imported only when something is drawn, so `--help` stays fast. Colour and spinners appear
+only on a terminal, never with NO_COLOR or --no-color.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from ackaudit.cli._globals import OutputFormat, settings
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    style: str | None = None
+    max_width: int | None = None
+    no_wrap: bool = False
+
+
+def _color_enabled(stream: Any) -> bool:
+    if settings().no_color or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def _console(stream: Any) -> Any:
+    from rich.console import Console
+
+    color = _color_enabled(stream)
+    return Console(file=stream, no_color=not color, color_system="auto" if color else None,
+                   highlight=False, soft_wrap=False, emoji=False)
+
+
+def stdout_console() -> Any:
+    return _console(sys.stdout)
+
+
+def stderr_console() -> Any:
+    return _console(sys.stderr)
+
+
+# -- data -----------------------------------------------------------------------------------
+def emit(data: Any, *, human: Callable[[Any], None] | None = None,
+         rows: Sequence[Mapping[str, Any]] | None = None, columns: Sequence[Column] | None = None) -> None:
+    """Print a command's result in the chosen format.
+
+    `data` is the JSON contract (dict or list). For table output, `human(console)` draws it, or
+    `rows` + `columns` make a table. For jsonl/csv, `rows` (default: `data` when it is a list)
+    are written one per line.
+    """
+    fmt = settings().fmt
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        return
+    records = list(rows) if rows is not None else (data if isinstance(data, list) else [data])
+    if fmt is OutputFormat.jsonl:
+        for record in records:
+            sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        return
+    if fmt is OutputFormat.csv:
+        write_csv(records, [c.key for c in columns] if columns else None)
+        return
+    if human is not None:
+        human(stdout_console())
+    else:
+        table(records, columns or [Column(k, k) for k in _keys(records)])
+
+
+def _keys(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    keys: dict[str, None] = {}
+    for record in records:
+        keys.update(dict.fromkeys(record))
+    return list(keys)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def write_csv(records: Sequence[Mapping[str, Any]], keys: Sequence[str] | None = None,
+              stream: Any = None) -> None:
+    stream = stream or sys.stdout
+    keys = list(keys) if keys else _keys(records)
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(keys)
+    for record in records:
+        writer.writerow([_cell(record.get(k)) for k in keys])
+
+
+def table(records: Sequence[Mapping[str, Any]], columns: Sequence[Column], *, title: str | None = None,
+          empty: str = "nothing to show") -> None:
+    if not records:
+        info(empty)
+        return
+    from rich import box
+    from rich.table import Table
+
+    t = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for c in columns:
+        t.add_column(c.header, style=c.style, max_width=c.max_width, no_wrap=c.no_wrap, overflow="fold")
+    for record in records:
+        t.add_row(*[_cell(record.get(c.key)) for c in columns])
+    stdout_console().print(t)
+
+
+def kv_block(pairs: Sequence[tuple[str, Any]], *, title: str | None = None) -> None:
+    """Aligned `key: value` lines for one object (status, event detail)."""
+    console = stdout_console()
+    if title:
+        console.print(f"[bold]{_escape(title)}[/bold]")
+    width = max((len(k) for k, _ in pairs), default=0)
+    for key, value in pairs:
+        console.print(f"  {_escape(key).ljust(width)}  {_escape(_cell(value))}")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+# -- messages (stderr) ------------------------------------------------------------------------
+def info(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def warn(message: str) -> None:
+    _styled("warning: ", "yellow", message)
+
+
+def success(message: str) -> None:
+    _styled("", "green", message)
+
+
+def error(message: str, hint: str | None = None, request_id: str | None = None) -> None:
+    line = message if request_id is None else f"{message} (request id {request_id})"
+    _styled("error: ", "red", line)
+    if hint:
+        _styled("hint: ", "dim", hint)
+
+
+def _styled(prefix: str, style: str, message: str) -> None:
+    if _color_enabled(sys.stderr):
+        stderr_console().print(f"[{style}]{_escape(prefix)}[/{style}]{_escape(message)}", soft_wrap=True)
+    else:
+        print(prefix + message, file=sys.stderr)
+
+
+def trace_call(record: Any) -> None:
+    """The `-v` line for one cloud call."""
+    rid = f" request-id={record.request_id}" if record.request_id else ""
+    retry = f" attempt={record.attempt}" if record.attempt > 1 else ""
+    print(f"· {record.service} {record.action} {record.seconds * 1000:.0f}ms {record.outcome}{rid}{retry}",
+          file=sys.stderr)
+
+
+@contextmanager
+def progress(message: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with a status line on a terminal; plain lines on stderr otherwise.
+    Yields `update(text)`."""
+    if _color_enabled(sys.stderr) and sys.stderr.isatty():
+        console = stderr_console()
+        with console.status(_escape(message)) as status:
+            yield lambda text: status.update(_escape(text))
+        return
+    info(message)
+    last: list[str] = []
+
+    def update(text: str) -> None:
+        if not last or last[-1] != text:
+            last.append(text)
+            info(text)
+
+    yield update
+
+
+def is_interactive() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()

@@ -1,0 +1,48 @@
+"""`ackaudit clusters`: the fleet view."""
+
+from __future__ import annotations
+
+import typer
+
+from ackaudit.cli import _output
+from ackaudit.cli._context import cloud
+from ackaudit.cli._globals import command
+from ackaudit.cli._output import Column
+
+COLUMNS = [
+    Column("cluster_id", "CLUSTER ID", no_wrap=True),
+    Column("name", "NAME"),
+    Column("kind", "TYPE"),
+    Column("version", "VERSION"),
+    Column("state", "STATE"),
+    Column("audit", "AUDIT"),
+]
+
+
+def register(app: typer.Typer) -> None:
+    @command(app, "clusters", examples=["ackaudit clusters --region cn-hangzhou",
+                                        "ackaudit --sandbox clusters -o json"])
+    def clusters() -> None:
+        """List the clusters of a region with their audit status."""
+        from ackaudit.services.fleet import list_clusters
+
+        rows = list_clusters(cloud())
+        data = [r.to_json() for r in rows]
+        table_rows = [{**d, "kind": _kind(d), "audit": _audit(d)} for d in data]
+        _output.emit(data, human=lambda _: _output.table(table_rows, COLUMNS, empty="no clusters in this region"))
+
+
+def _kind(row: dict) -> str:
+    spec = row.get("cluster_spec") or ""
+    profile = row.get("profile") or ""
+    parts = [row.get("cluster_type") or "", profile if profile not in ("", "Default") else "", spec]
+    return " ".join(p for p in parts if p)
+
+
+def _audit(row: dict) -> str:
+    status = row["audit_status"]
+    if status == "enabled" and row.get("audit_version"):
+        return f"enabled ({row['audit_version']})"
+    if row.get("reason") and status in ("ineligible", "unknown", "installing"):
+        return f"{status}: {row['reason']}"
+    return status

@@ -1,0 +1,107 @@
+"""One place that turns the global settings into cloud clients: region, credentials, endpoints,
+or the embedded sandbox. Clients are built lazily, so a command pays only for what it uses."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ackaudit.cloud.credentials import CredentialSource, resolve_credentials, resolve_region, select_profile
+from ackaudit.cloud.endpoints import Endpoint, cs_endpoint, sls_endpoint
+from ackaudit.errors import UsageError
+
+
+@dataclass
+class CloudOptions:
+    profile: str | None = None
+    region: str | None = None
+    sandbox: bool = False
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+
+def sandbox_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """Where `--sandbox` keeps its world between invocations."""
+    if env.get("ACKAUDIT_SANDBOX_DIR"):
+        return Path(env["ACKAUDIT_SANDBOX_DIR"])
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "share")
+    return Path(base) / "ackaudit" / "sandbox"
+
+
+def sandbox_requested(flag: bool, env: Mapping[str, str] = os.environ) -> bool:
+    return flag or env.get("ACKAUDIT_SANDBOX", "").lower() in ("1", "true", "yes")
+
+
+class Cloud:
+    def __init__(self, options: CloudOptions) -> None:
+        self.options = options
+        self._sandbox_server: Any = None
+        env = dict(options.env)
+        if sandbox_requested(options.sandbox, env):
+            env.update(self._start_sandbox(env))
+            # The sandbox is its own account: ignore profiles and region settings aimed elsewhere.
+            options = CloudOptions(profile=None, region=options.region or env["ALIBABA_CLOUD_REGION_ID"],
+                                   sandbox=True, env=env)
+        self._env = env
+        self._options = options
+
+    def _start_sandbox(self, env: Mapping[str, str]) -> dict[str, str]:
+        from ackaudit.sandbox import open_sandbox
+        from ackaudit.sandbox.server import SandboxServer
+
+        state = open_sandbox(sandbox_dir(env))
+        self._sandbox_server = SandboxServer(state)
+        self._sandbox_server.start()
+        return self._sandbox_server.client_env()
+
+    def close(self) -> None:
+        if self._sandbox_server is not None:
+            self._sandbox_server.stop()
+            self._sandbox_server.state.close()
+            self._sandbox_server = None
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self._sandbox_server is not None
+
+    @cached_property
+    def _profile(self) -> Any:
+        if self._options.sandbox:
+            return None
+        return select_profile(self._options.profile, self._env)
+
+    @cached_property
+    def region(self) -> str:
+        region = resolve_region(self._options.region, self._profile, self._env)
+        if not region:
+            raise UsageError("no region given",
+                             hint="pass --region (e.g. cn-hangzhou), set ALIBABA_CLOUD_REGION_ID, "
+                                  "or set region_id in your aliyun CLI profile")
+        return region
+
+    @cached_property
+    def credentials(self) -> CredentialSource:
+        return resolve_credentials(self._options.profile if not self._options.sandbox else None, self._env)
+
+    @cached_property
+    def cs_endpoint(self) -> Endpoint:
+        return cs_endpoint(self.region, self._env)
+
+    @cached_property
+    def sls_endpoint(self) -> Endpoint:
+        return sls_endpoint(self.region, self._env)
+
+    @cached_property
+    def ack(self) -> Any:
+        from ackaudit.cloud.ack import AckClient
+
+        return AckClient(self.region, self.cs_endpoint, self.credentials)
+
+    @cached_property
+    def sls(self) -> Any:
+        from ackaudit.cloud.sls import SlsClient
+
+        return SlsClient(self.region, self.sls_endpoint, self.credentials)

@@ -1,0 +1,134 @@
+"""SLS (Log Service) through aliyun-log-python-sdk.
+
+Two SDK quirks are handled here once:
+- an endpoint given as an IP address with a port is not recognised as an IP by the SDK, which then
+  prepends the project to the host name and fails DNS (reference testing §1.1); we tell it;
+- without `source=`, the client opens a UDP socket to learn the local IP; we pass one.
+The SDK retries 5xx and connection errors itself (10 attempts, 1 s apart), so our own retry layer
+only adds throttling on top.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from ackaudit.cloud import calls
+from ackaudit.cloud.credentials import CredentialSource
+from ackaudit.cloud.endpoints import Endpoint
+from ackaudit.errors import ApiError, ConnectError
+
+SERVICE = "SLS"
+
+
+@dataclass
+class LogPage:
+    rows: list[dict[str, str]]   # each row: every field as a string, with __time__ and __source__
+    complete: bool
+    has_sql: bool
+    processed_rows: int
+
+
+class SlsClient:
+    def __init__(self, region: str, endpoint: Endpoint, credentials: CredentialSource, *,
+                 timeout: int = 60) -> None:
+        self.region, self.endpoint, self._credentials, self._timeout = region, endpoint, credentials, timeout
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _log(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                from aliyun.log import LogClient
+
+                client = LogClient(self.endpoint.url, source="ackaudit",
+                                   credentials_provider=self._credentials.provider())
+                if self.endpoint.is_ip:
+                    client._isRowIp = True  # the SDK's own IP check fails when a port is present
+                client.timeout = self._timeout
+                self._client = client
+            return self._client
+
+    def call(self, action: str, fn_name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call one LogClient method with ackaudit's error mapping, tracing and retries."""
+
+        def attempt() -> tuple[Any, str | None]:
+            from aliyun.log import LogException
+
+            try:
+                resp = getattr(self._log(), fn_name)(*args, **kwargs)
+            except LogException as exc:
+                code, message = exc.get_error_code(), exc.get_error_message()
+                if code == "LogRequestError" and _is_connection_error(message):
+                    raise ConnectError(SERVICE, self.endpoint.url, _connection_reason(message)) from None
+                raise ApiError(SERVICE, action, code, message, status=getattr(exc, "resp_status", None),
+                               request_id=exc.get_request_id() or None, endpoint=self.endpoint.url) from None
+            request_id = resp.get_request_id() if hasattr(resp, "get_request_id") else None
+            return resp, request_id
+
+        return calls.call(SERVICE, action, attempt)
+
+    # -- projects and logstores --------------------------------------------------------------
+    def get_project(self, project: str) -> dict[str, Any]:
+        return self.call("GetProject", "get_project", project).get_body()
+
+    def get_logstore(self, project: str, logstore: str) -> dict[str, Any] | None:
+        """The logstore's whole configuration, or None when it does not exist."""
+        try:
+            return self.call("GetLogStore", "get_logstore", project, logstore).get_body()
+        except ApiError as exc:
+            if exc.code in ("LogStoreNotExist", "ProjectNotExist"):
+                return None
+            raise
+
+    def delete_logstore(self, project: str, logstore: str) -> None:
+        self.call("DeleteLogStore", "delete_logstore", project, logstore)
+
+    def get_index(self, project: str, logstore: str) -> dict[str, Any] | None:
+        try:
+            return self.call("GetIndex", "get_index_config", project, logstore).get_index_config().to_json()
+        except ApiError as exc:
+            if exc.code == "IndexConfigNotExist":
+                return None
+            raise
+
+    def create_index(self, project: str, logstore: str, index: dict[str, Any]) -> None:
+        from aliyun.log import IndexConfig
+
+        config = IndexConfig()
+        config.from_json(index)
+        self.call("CreateIndex", "create_index", project, logstore, config)
+
+    # -- queries -----------------------------------------------------------------------------
+    def get_logs(self, project: str, logstore: str, query: str, from_time: int, to_time: int, *,
+                 offset: int = 0, line: int = 100, reverse: bool = False) -> LogPage:
+        """One page. Never merges pages and never hides an incomplete result: callers decide."""
+        resp = self.call("GetLogs", "get_log", project, logstore, from_time, to_time, query=query,
+                         reverse=reverse, offset=offset, size=line)
+        rows = []
+        for log in resp.get_logs():
+            row = dict(log.get_contents())
+            row["__time__"] = str(log.get_time())
+            row["__source__"] = log.get_source()
+            rows.append(row)
+        meta = resp.get_body().get("meta", {}) if isinstance(resp.get_body(), dict) else {}
+        return LogPage(rows, resp.is_completed(), bool(meta.get("hasSQL", False)),
+                       int(meta.get("processedRows") or 0))
+
+
+def _is_connection_error(message: str) -> bool:
+    lowered = message.lower()
+    return any(s in lowered for s in ("httpconnectionpool", "httpsconnectionpool", "connection",
+                                      "max retries", "timed out", "name or service"))
+
+
+def _connection_reason(message: str) -> str:
+    lowered = message.lower()
+    for needle, reason in (("connection refused", "connection refused"), ("timed out", "timed out"),
+                           ("name or service not known", "name or service not known"),
+                           ("certificate verify failed", "certificate verify failed"),
+                           ("connection reset", "connection reset")):
+        if needle in lowered:
+            return reason
+    return "connection failed"
