@@ -83,7 +83,9 @@ GLOBAL_OPTIONS: dict[str, Any] = {
 
 def with_global_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Return `fn` with the global options appended to its signature, merged into `settings()`."""
-    sig = inspect.signature(fn)
+    # eval_str: command modules use `from __future__ import annotations`; resolve their aliases in
+    # their own module, since Typer will read this wrapper's signature, not theirs.
+    sig = inspect.signature(fn, eval_str=True)
     extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
              for name, (annotation, default) in GLOBAL_OPTIONS.items() if name not in sig.parameters]
 
@@ -94,7 +96,9 @@ def with_global_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind == p.POSITIONAL_OR_KEYWORD else p
               for p in sig.parameters.values()]
-    wrapper.__signature__ = sig.replace(parameters=params + extra)  # type: ignore[attr-defined]
+    new_sig = sig.replace(parameters=params + extra)
+    wrapper.__signature__ = new_sig  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in new_sig.parameters.values()}
     return wrapper
 
 

@@ -1,0 +1,28 @@
+"""`--help` and completion must not pay for the cloud SDKs, kubernetes, duckdb or rich."""
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("kubernetes", "aliyunsdkcore", "aliyunsdkcs", "aliyun.log", "duckdb", "sqlglot", "rich",
+         "alibabacloud_credentials")
+
+
+def _imported_modules(*args: str) -> set[str]:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "ackaudit", *args],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names = set()
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip())
+    return names
+
+
+@pytest.mark.parametrize("args", [("--help",), ("query", "--help"), ("alerts", "setup", "--help"), ("--version",)])
+def test_help_imports_no_heavy_package(args):
+    modules = _imported_modules(*args)
+    assert "ackaudit.cli" in modules  # the measurement itself works
+    loaded = sorted(m for m in modules for heavy in HEAVY if m == heavy or m.startswith(heavy + "."))
+    assert loaded == []
