@@ -1,0 +1,392 @@
+"""EventStore: logstores as DuckDB tables, queried with SLS search + SQL.
+
+Each logstore is one table `ls_<n>`: `__seq__` (arrival order), `__time__`, `__keyset__` (which
+keys the row arrived with), then one VARCHAR column per field name in lower case (SLS field
+names are case-insensitive), including the dotted leaf columns of JSON fields. A small catalog
+(`ackaudit_logstores`, `ackaudit_keysets`) makes an on-disk store reopenable.
+
+Threads: one DuckDB database, a fresh cursor (its own connection) per call; writes and the
+in-memory schema cache are serialised by a lock, readers use the schema as of their start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from ackaudit.engine import histogram as hist
+from ackaudit.engine import sql as analytic
+from ackaudit.engine.errors import invalid
+from ackaudit.engine.index import declared_columns, unindexed_key_message
+from ackaudit.engine.ingest import KEYSET, SEQ, TIME, BatchWriter, KeysetRegistry, json_path, leaf_paths
+from ackaudit.engine.predicate import compile_predicate, quote_identifier
+from ackaudit.engine.result import QueryResult, format_value
+from ackaudit.engine.search import Node, keys_of, parse_search, split_query
+
+MAX_LINES = 100
+BATCH_ROWS = 100_000
+_INTERNAL = (SEQ, TIME, KEYSET)
+_BASE_COLUMNS = ("__source__", "__topic__")
+
+
+@dataclass
+class _Logstore:
+    table: str
+    columns: list[str]                               # user columns, lower case, table order
+    index: dict[str, Any] | None = None
+    keysets: KeysetRegistry = field(default_factory=KeysetRegistry)
+    next_seq: int = 0
+
+    @property
+    def column_set(self) -> set[str]:
+        return set(self.columns)
+
+    def original_columns(self) -> list[str]:
+        """Columns that hold a key as rows arrived with it (not a flattened JSON leaf)."""
+        seen = {k.lower() for keys in self.keysets.keys.values() for k in keys}
+        return [c for c in self.columns if c in seen]
+
+    def fulltext_columns(self) -> list[str]:
+        return [c for c in self.original_columns() if not c.startswith("__")]
+
+
+class EventStore:
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self._db = duckdb.connect(str(path) if path is not None else ":memory:")
+        self._lock = threading.RLock()
+        self._logstores: dict[tuple[str, str], _Logstore] = {}
+        self._db.execute("SET GLOBAL TimeZone = 'UTC'")
+        for macro in analytic.MACROS:
+            self._db.execute(macro)
+        self._db.execute("CREATE TABLE IF NOT EXISTS ackaudit_logstores (project VARCHAR, logstore VARCHAR, "
+                         "tbl VARCHAR, index_config VARCHAR, PRIMARY KEY (project, logstore))")
+        self._db.execute("CREATE TABLE IF NOT EXISTS ackaudit_keysets (tbl VARCHAR, id INTEGER, keys VARCHAR)")
+        self._load_catalog()
+
+    # -- catalog --------------------------------------------------------------------------
+    def _load_catalog(self) -> None:
+        for project, logstore, table, index in self._db.execute(
+                "SELECT project, logstore, tbl, index_config FROM ackaudit_logstores").fetchall():
+            columns = [name for (name,) in self._db.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "ORDER BY ordinal_position", [table]).fetchall() if name not in _INTERNAL]
+            ls = _Logstore(table, columns, json.loads(index) if index else None)
+            for keyset_id, keys in self._db.execute(
+                    "SELECT id, keys FROM ackaudit_keysets WHERE tbl = ? ORDER BY id", [table]).fetchall():
+                stored = tuple(json.loads(keys))
+                ls.keysets.ids[stored] = keyset_id
+                ls.keysets.keys[keyset_id] = stored
+            ls.next_seq = self._db.execute(f"SELECT coalesce(max({SEQ}) + 1, 0) FROM {table}").fetchone()[0]
+            self._logstores[(project, logstore)] = ls
+
+    def _logstore(self, project: str, logstore: str) -> _Logstore:
+        ls = self._logstores.get((project, logstore))
+        if ls is not None:
+            return ls
+        with self._lock:
+            return self._create(project, logstore)
+
+    def _create(self, project: str, logstore: str) -> _Logstore:
+        ls = self._logstores.get((project, logstore))
+        if ls is not None:
+            return ls
+        taken = {t.table for t in self._logstores.values()}
+        number = len(taken) + 1
+        while f"ls_{number}" in taken:
+            number += 1
+        table = f"ls_{number}"
+        base = ", ".join(f"{quote_identifier(c)} VARCHAR" for c in _BASE_COLUMNS)
+        self._db.execute(f"CREATE OR REPLACE TABLE {table} ({SEQ} BIGINT NOT NULL, {TIME} BIGINT NOT NULL, "
+                         f"{KEYSET} INTEGER NOT NULL, {base})")
+        self._db.execute("INSERT INTO ackaudit_logstores VALUES (?, ?, ?, NULL)", [project, logstore, table])
+        ls = _Logstore(table, list(_BASE_COLUMNS))
+        self._logstores[(project, logstore)] = ls
+        return ls
+
+    def ensure_logstore(self, project: str, logstore: str) -> None:
+        self._logstore(project, logstore)
+
+    def drop_logstore(self, project: str, logstore: str) -> None:
+        with self._lock:
+            ls = self._logstores.pop((project, logstore), None)
+            if ls is None:
+                return
+            self._db.execute(f"DROP TABLE IF EXISTS {ls.table}")
+            self._db.execute("DELETE FROM ackaudit_logstores WHERE tbl = ?", [ls.table])
+            self._db.execute("DELETE FROM ackaudit_keysets WHERE tbl = ?", [ls.table])
+
+    def set_index(self, project: str, logstore: str, index: dict | None) -> None:
+        with self._lock:
+            ls = self._logstore(project, logstore)
+            self._add_columns(self._db, ls, declared_columns(index))
+            self._db.execute("UPDATE ackaudit_logstores SET index_config = ? WHERE tbl = ?",
+                             [json.dumps(index) if index is not None else None, ls.table])
+            ls.index = index
+
+    def _add_columns(self, cursor, ls: _Logstore, columns: Iterable[str]) -> None:
+        for column in columns:
+            if column not in ls.column_set and column not in _INTERNAL:
+                cursor.execute(f"ALTER TABLE {ls.table} ADD COLUMN {quote_identifier(column)} VARCHAR")
+                ls.columns.append(column)
+
+    # -- ingest ---------------------------------------------------------------------------
+    def append(self, project: str, logstore: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Store rows (PutLogs semantics); returns how many were stored."""
+        total = 0
+        rows = iter(rows)
+        with self._lock:
+            ls = self._logstore(project, logstore)
+            more = True
+            while more:
+                fd, path = tempfile.mkstemp(prefix="ackaudit-", suffix=".ndjson")
+                try:
+                    writer = BatchWriter(ls.keysets, ls.next_seq)
+                    try:
+                        with os.fdopen(fd, "w", encoding="utf-8") as out:
+                            more = writer.write(rows, out, BATCH_ROWS)
+                    except BaseException:
+                        self._forget_keysets(ls, writer)
+                        raise
+                    if writer.batch.rows:
+                        self._load(ls, writer, path)
+                    total += writer.batch.rows
+                finally:
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+        return total
+
+    def _forget_keysets(self, ls: _Logstore, writer: BatchWriter) -> None:
+        for keyset_id, keys in writer.batch.new_keysets:
+            ls.keysets.ids.pop(keys, None)
+            ls.keysets.keys.pop(keyset_id, None)
+
+    def _load(self, ls: _Logstore, writer: BatchWriter, path: str) -> None:
+        batch = writer.batch
+        cursor = self._db.cursor()
+        columns_before = list(ls.columns)
+        try:
+            cursor.execute("BEGIN")
+            spec = {SEQ: "BIGINT", TIME: "BIGINT", KEYSET: "INTEGER"}
+            spec.update({spelling: "VARCHAR" for column, spelling in batch.spellings.items() if column != TIME})
+            cursor.execute("CREATE TEMP TABLE stage AS SELECT * FROM read_json(?, format = 'newline_delimited', "
+                           "columns = ?, maximum_object_size = 1073741824)", [path, spec])
+            leaves = self._json_leaves(cursor, batch.spellings)
+            self._add_columns(cursor, ls, [c for c in batch.spellings if c != TIME])
+            self._add_columns(cursor, ls, [leaf for leaf, _, _ in leaves])
+            self._insert(cursor, ls, batch.spellings, leaves)
+            cursor.execute("DROP TABLE stage")
+            if batch.new_keysets:
+                cursor.executemany("INSERT INTO ackaudit_keysets VALUES (?, ?, ?)",
+                                   [[ls.table, i, json.dumps(keys)] for i, keys in batch.new_keysets])
+            cursor.execute("COMMIT")
+        except BaseException as e:
+            with contextlib.suppress(duckdb.Error):
+                cursor.execute("ROLLBACK")
+            ls.columns[:] = columns_before
+            self._forget_keysets(ls, writer)
+            if isinstance(e, duckdb.Error):
+                raise ValueError(f"cannot store the rows: {e}") from e
+            raise
+        finally:
+            cursor.close()
+        ls.next_seq = writer.seq
+
+    def _json_leaves(self, cursor, spellings: dict[str, str]) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(leaf column, source key spelling, JSON path) for every leaf of JSON-object fields."""
+        candidates = [s for c, s in spellings.items() if not c.startswith("__")]
+        if not candidates:
+            return []
+        probes = ", ".join(
+            f"json_group_structure(CASE WHEN starts_with(ltrim({quote_identifier(s)}), '{{') "
+            f"THEN TRY_CAST({quote_identifier(s)} AS JSON) END)" for s in candidates)
+        structures = cursor.execute(f"SELECT {probes} FROM stage").fetchone()
+        leaves = []
+        for spelling, structure in zip(candidates, structures, strict=True):
+            if structure is None:
+                continue
+            for path in leaf_paths(json.loads(structure)):
+                leaves.append((".".join((spelling, *path)).lower(), spelling, path))
+        return leaves
+
+    def _insert(self, cursor, ls: _Logstore, spellings: dict[str, str],
+                leaves: list[tuple[str, str, tuple[str, ...]]]) -> None:
+        params: list[Any] = []
+        extracts = []                      # one multi-path extraction per JSON field
+        sources: dict[str, list[str]] = {}  # column -> expressions that may fill it, first wins
+        for column, spelling in spellings.items():
+            sources.setdefault(column, []).append(f"s.{quote_identifier(spelling)}")
+        by_field: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for leaf, spelling, path in leaves:
+            by_field.setdefault(spelling, []).append((leaf, path))
+        for n, (spelling, field_leaves) in enumerate(by_field.items()):
+            col = quote_identifier(spelling)
+            extracts.append(f"CASE WHEN json_valid(s.{col}) THEN json_extract_string(s.{col}, ?::VARCHAR[]) END "
+                            f"AS __leaves_{n}")
+            params.append([json_path(path) for _, path in field_leaves])
+            for i, (leaf, _) in enumerate(field_leaves, start=1):
+                sources.setdefault(leaf, []).append(f"__leaves_{n}[{i}]")
+        targets = [SEQ, TIME, KEYSET] + [c for c in sources if c not in _INTERNAL]
+        values = [f"s.{SEQ}", f"s.{TIME}", f"s.{KEYSET}"] + [
+            exprs[0] if len(exprs) == 1 else f"coalesce({', '.join(exprs)})"
+            for c, exprs in sources.items() if c not in _INTERNAL]
+        inner = ", ".join(["s.*", *extracts])
+        cursor.execute(f"INSERT INTO {ls.table} ({', '.join(quote_identifier(c) for c in targets)}) "
+                       f"SELECT {', '.join(values)} FROM (SELECT {inner} FROM stage s) s", params)
+
+    # -- queries --------------------------------------------------------------------------
+    def query(self, project: str, logstore: str, query: str, from_time: int, to_time: int, *,
+              offset: int = 0, line: int = 100, reverse: bool = False) -> QueryResult:
+        query = query or ""
+        search, sql = split_query(query)
+        node = parse_search(search)
+        if query.strip().endswith("|") and not sql:
+            raise invalid("the analytic statement after '|' is empty")
+        ls = self._logstore(project, logstore)
+        columns = list(ls.columns)
+        where, params = self._where(ls, node, from_time, to_time)
+        cursor = self._db.cursor()
+        try:
+            processed = cursor.execute(f"SELECT count(*) FROM {ls.table} WHERE {TIME} >= ? AND {TIME} < ?",
+                                       [from_time, to_time]).fetchone()[0]
+            if sql:
+                keys, rows = self._run_sql(cursor, ls, columns, where, params, sql)
+            else:
+                keys, rows = self._page(cursor, ls, where, params, offset, line, reverse)
+        finally:
+            cursor.close()
+        return QueryResult(rows=rows, has_sql=bool(sql), keys=keys, processed_rows=processed,
+                           where_query=search, agg_query=sql)
+
+    def _where(self, ls: _Logstore, node: Node, from_time: int, to_time: int) -> tuple[str, list[Any]]:
+        known = ls.column_set
+
+        def resolve(key: str) -> str | None:
+            column = key.lower()
+            if column in known:
+                return column
+            if ls.index is not None and not column.startswith("__"):
+                raise invalid(unindexed_key_message(key))
+            return None
+
+        for key in keys_of(node):       # report an unindexed key even inside a false branch
+            resolve(key)
+        predicate, params = compile_predicate(node, resolve, ls.fulltext_columns())
+        return f"{TIME} >= ? AND {TIME} < ? AND {predicate}", [from_time, to_time, *params]
+
+    def _page(self, cursor, ls: _Logstore, where: str, params: list[Any], offset: int, line: int,
+              reverse: bool) -> tuple[list[str], list[dict[str, str]]]:
+        line = max(0, min(int(line), MAX_LINES))
+        order = "DESC" if reverse else "ASC"
+        originals = ls.original_columns()
+        select = ", ".join([SEQ, TIME, KEYSET, *map(quote_identifier, originals)])
+        fetched = cursor.execute(f"SELECT {select} FROM {ls.table} WHERE {where} "
+                                 f"ORDER BY {TIME} {order}, {SEQ} {order} LIMIT ? OFFSET ?",
+                                 [*params, line, max(0, int(offset))]).fetchall()
+        rows = self._rows(ls, originals, fetched)
+        return list(dict.fromkeys(k for row in rows for k in row)), rows
+
+    @staticmethod
+    def _rows(ls: _Logstore, originals: list[str], fetched: list[tuple]) -> list[dict[str, str]]:
+        position = {c: i for i, c in enumerate(originals, start=3)}
+        out = []
+        for record in fetched:
+            row = {TIME: str(record[1]), "__source__": ""}
+            for key in ls.keysets.keys[record[2]]:
+                value = record[position[key.lower()]]
+                if value is not None:
+                    row[key] = value
+            out.append(row)
+        return out
+
+    def _run_sql(self, cursor, ls: _Logstore, columns: list[str], where: str, params: list[Any],
+                 sql: str) -> tuple[list[str], list[dict[str, str]]]:
+        import sqlglot
+
+        visible = ", ".join(quote_identifier(c) for c in [TIME, *columns])
+        source = sqlglot.parse_one(f"SELECT {visible} FROM {ls.table} WHERE {where}", read="duckdb")
+        statement = analytic.translate(sql, source)
+        try:
+            result = cursor.execute(statement, params)
+            keys = [d[0] for d in result.description]
+            fetched = result.fetchall()
+        except duckdb.Error as e:
+            raise invalid(f"SQL error: {analytic.first_line(e)}") from None
+        return keys, [dict(zip(keys, map(format_value, record), strict=True)) for record in fetched]
+
+    def histogram(self, project: str, logstore: str, query: str, from_time: int,
+                  to_time: int) -> list[tuple[int, int, int]]:
+        search, sql = split_query(query or "")
+        if sql or (query or "").strip().endswith("|"):
+            raise invalid("histograms take a search statement only, without an analytic statement")
+        node = parse_search(search)
+        if to_time <= from_time:
+            return []
+        ls = self._logstore(project, logstore)
+        where, params = self._where(ls, node, from_time, to_time)
+        interval = hist.bucket_interval(from_time, to_time)
+        cursor = self._db.cursor()
+        try:
+            counts = dict(cursor.execute(f"SELECT ({TIME} - ?) // ? AS bucket, count(*) FROM {ls.table} "
+                                         f"WHERE {where} GROUP BY bucket",
+                                         [from_time, interval, *params]).fetchall())
+        finally:
+            cursor.close()
+        return hist.buckets(from_time, to_time, counts)
+
+    # -- bulk access ----------------------------------------------------------------------
+    def count(self, project: str, logstore: str, from_time: int | None = None, to_time: int | None = None) -> int:
+        ls = self._logstore(project, logstore)
+        return self._scalar(f"SELECT count(*) FROM {ls.table} WHERE {TIME} >= coalesce(?, {TIME}) "
+                            f"AND {TIME} < coalesce(?, {TIME} + 1)", [from_time, to_time])
+
+    def time_span(self, project: str, logstore: str) -> tuple[int, int] | None:
+        ls = self._logstore(project, logstore)
+        cursor = self._db.cursor()
+        try:
+            oldest, newest = cursor.execute(f"SELECT min({TIME}), max({TIME}) FROM {ls.table}").fetchone()
+        finally:
+            cursor.close()
+        return None if oldest is None else (oldest, newest)
+
+    def read_from(self, project: str, logstore: str, seq: int, limit: int) -> tuple[list[dict[str, str]], int]:
+        """Rows in arrival order from sequence number `seq` (at most `limit`), and the next seq."""
+        ls = self._logstore(project, logstore)
+        originals = ls.original_columns()
+        select = ", ".join([SEQ, TIME, KEYSET, *map(quote_identifier, originals)])
+        cursor = self._db.cursor()
+        try:
+            fetched = cursor.execute(f"SELECT {select} FROM {ls.table} WHERE {SEQ} >= ? ORDER BY {SEQ} LIMIT ?",
+                                     [max(0, seq), max(0, limit)]).fetchall()
+        finally:
+            cursor.close()
+        next_seq = fetched[-1][0] + 1 if fetched else max(seq, 0)
+        return self._rows(ls, originals, fetched), next_seq
+
+    def seq_at(self, project: str, logstore: str, when: int | None) -> int:
+        """The first sequence number whose row has __time__ >= `when`; the end when None."""
+        ls = self._logstore(project, logstore)
+        if when is not None:
+            first = self._scalar(f"SELECT min({SEQ}) FROM {ls.table} WHERE {TIME} >= ?", [when])
+            if first is not None:
+                return first
+        return ls.next_seq
+
+    def _scalar(self, statement: str, params: list[Any]) -> Any:
+        cursor = self._db.cursor()
+        try:
+            return cursor.execute(statement, params).fetchone()[0]
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
