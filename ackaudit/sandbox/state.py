@@ -62,6 +62,8 @@ class SandboxState:
         self.settings: dict[str, Any] = {"task_delay": 3.0, "fail_install": []}
         self.meta: dict[str, Any] = {"created": time.time(), "seed": None}
         self._events = None
+        # Set by the server when it starts: the base URL kubeconfigs point at (not persisted).
+        self.server_url: str = "http://127.0.0.1"
 
     # -- events -------------------------------------------------------------------------
     @property
@@ -70,7 +72,10 @@ class SandboxState:
         if self._events is None:
             from ackaudit.engine import EventStore
 
-            path = self.state_dir / "events.duckdb" if self.state_dir is not None else None
+            path = None
+            if self.state_dir is not None:
+                self.state_dir.mkdir(parents=True, exist_ok=True)
+                path = self.state_dir / "events.duckdb"
             self._events = EventStore(path)
         return self._events
 
