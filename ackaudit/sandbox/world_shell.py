@@ -11,6 +11,7 @@ Redirections (`> file`, `2>&1`) are dropped: the audit log only sees argv.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import random
 import shlex
@@ -103,11 +104,10 @@ class SessionPlayer:
                 self._prompts.pop()
             return None
         last = None
-        for segment in _split_unquoted(line, "&&"):
-            stages = _split_unquoted(segment, "|")
-            for stage in stages:
+        for stages in _parse(line):
+            for argv in stages:
                 # Only a shell typed on its own opens a new prompt; `... | sh` reads the pipe.
-                last = self._run_command(_argv(stage), prompt, opens_prompt=typed and len(stages) == 1)
+                last = self._run_command(list(argv), prompt, opens_prompt=typed and len(stages) == 1)
                 self.clock += self.rng.uniform(0.001, 0.02)
         if typed and last is not None:
             low, high = _LONG_RUNNING.get(last.name, (0, 0))
@@ -144,6 +144,13 @@ class SessionPlayer:
         self.recorder.command(argv, cwd=cwd, pid=pid, parent_pid=parent.pid, parent_name=parent.name,
                               uid=parent.uid, when=self.clock)
         return pid
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(line: str) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """A line as its `&&`-separated segments, each a pipeline of argvs (scripts repeat: cached)."""
+    return tuple(tuple(tuple(_argv(stage)) for stage in _split_unquoted(segment, "|"))
+                 for segment in _split_unquoted(line, "&&"))
 
 
 def _split_unquoted(text: str, separator: str) -> list[str]:
