@@ -14,6 +14,7 @@ code and message the real service answers with; the caller wraps it in that serv
 from __future__ import annotations
 
 import base64
+import calendar
 import hashlib
 import hmac
 import time
@@ -106,7 +107,7 @@ def _verify_sls_v1(req: Request, auth: str, credentials: dict[str, str], now: fl
 
 def _v4_date_error(stamp: str, now: float) -> AuthError | None:
     try:
-        when = time.mktime(time.strptime(stamp, "%Y%m%dT%H%M%SZ")) - time.timezone
+        when = calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%SZ"))
     except ValueError:
         return AuthError(400, "InvalidDateFormat", f"x-log-date {stamp} must follow yyyyMMddTHHmmssZ")
     if abs(now - when) > MAX_CLOCK_SKEW:

@@ -77,6 +77,21 @@ def test_unknown_logstore_keys_are_redundant(sandbox, sls_client, project):
     assert resp.json() == {"errorCode": "LogStoreInfoInvalid", "errorMessage": "redundant key exist in json"}
 
 
+def test_json_apis_check_the_content_type(sandbox, sls_client, project):
+    from aliyun.log.auth import AuthV1
+    from aliyun.log.credentials import StaticCredentialsProvider
+
+    body = json.dumps({"logstoreName": "audit", "ttl": 30, "shardCount": 2}).encode()
+    for content_type, expected in (("text/plain", (415, "InvalidContentType")), (None, (400, "MissingContentType"))):
+        headers = {"x-log-apiversion": "0.6.0", "x-log-bodyrawsize": "0", "Host": f"{project}.127.0.0.1"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        AuthV1(StaticCredentialsProvider("sandbox", "sandbox", None)).sign_request("POST", "/logstores", {},
+                                                                                  headers, body)
+        resp = requests.post(sandbox.url + "/logstores", data=body, headers=headers, timeout=5)
+        assert (resp.status_code, resp.json()["errorCode"]) == expected
+
+
 def test_delete_logstore(sls_client, project):
     sls_client.create_logstore(project, "audit")
     sls_client.delete_logstore(project, "audit")
