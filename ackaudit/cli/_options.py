@@ -34,3 +34,7 @@ SourceOpt = Annotated[str | None, typer.Option(
 OptionalClusterOpt = Annotated[str | None, typer.Option(
     "--cluster", "-c", envvar="ACKAUDIT_CLUSTER", callback=_check_cluster, show_default=False,
     help="Cluster id (default: ACKAUDIT_CLUSTER); not needed with --source.")]
+KubeconfigOpt = Annotated[str | None, typer.Option(
+    "--kubeconfig", help="Use this kubeconfig instead of fetching a temporary one from ACK.", show_default=False)]
+ContextOpt = Annotated[str | None, typer.Option("--context", help="Context of --kubeconfig to use.",
+                                                show_default=False)]

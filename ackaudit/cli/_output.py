@@ -7,7 +7,6 @@ only on a terminal, never with NO_COLOR or --no-color.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import sys
@@ -38,8 +37,10 @@ def _console(stream: Any) -> Any:
     from rich.console import Console
 
     color = _color_enabled(stream)
+    # Piped output is read by programs and wide terminals: do not fold it at 80 columns.
+    width = None if getattr(stream, "isatty", lambda: False)() else int(os.environ.get("COLUMNS") or 4096)
     return Console(file=stream, no_color=not color, color_system="auto" if color else None,
-                   highlight=False, soft_wrap=False, emoji=False)
+                   highlight=False, soft_wrap=False, emoji=False, width=width)
 
 
 def stdout_console() -> Any:
@@ -193,3 +194,21 @@ def progress(message: str) -> Iterator[Callable[[str], None]]:
 
 def is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def confirm(question: str, *, yes: bool, expect: str | None = None) -> None:
+    """Ask before a destructive step. `--yes` skips the question; without a terminal and without
+    --yes, refuse instead of hanging. With `expect`, the answer must be that exact text."""
+    from ackaudit.errors import AckAuditError, UsageError
+
+    if yes:
+        return
+    if not is_interactive():
+        raise UsageError(f"{question.rstrip('?: ')}: confirmation needed and there is no terminal to ask",
+                         hint="rerun with --yes to confirm")
+    prompt = f"{question} Type {expect!r} to confirm: " if expect else f"{question} [y/N]: "
+    print(prompt, end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip()
+    ok = answer == expect if expect else answer.lower() in ("y", "yes")
+    if not ok:
+        raise AckAuditError("not confirmed; nothing was changed")

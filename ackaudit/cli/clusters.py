@@ -16,6 +16,7 @@ COLUMNS = [
     Column("version", "VERSION"),
     Column("state", "STATE"),
     Column("audit", "AUDIT"),
+    Column("reason", "NOTE", style="dim"),
 ]
 
 
@@ -33,16 +34,12 @@ def register(app: typer.Typer) -> None:
 
 
 def _kind(row: dict) -> str:
-    spec = row.get("cluster_spec") or ""
-    profile = row.get("profile") or ""
-    parts = [row.get("cluster_type") or "", profile if profile not in ("", "Default") else "", spec]
-    return " ".join(p for p in parts if p)
+    from ackaudit.audit.eligibility import cluster_type_name
+
+    return cluster_type_name(row)
 
 
 def _audit(row: dict) -> str:
-    status = row["audit_status"]
-    if status == "enabled" and row.get("audit_version"):
-        return f"enabled ({row['audit_version']})"
-    if row.get("reason") and status in ("ineligible", "unknown", "installing"):
-        return f"{status}: {row['reason']}"
-    return status
+    if row["audit_status"] == "enabled" and row.get("audit_version"):
+        return f"enabled {row['audit_version']}"
+    return row["audit_status"]

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Annotated
 
 import typer
 
+from ackaudit.cli import _output
+from ackaudit.cli._context import cloud
 from ackaudit.cli._globals import command
-from ackaudit.cli._options import ClusterOpt, DryRunOpt, NoWaitOpt, TimeoutOpt, YesOpt
-from ackaudit.cli._pending import not_yet
+from ackaudit.cli._options import (
+    ClusterOpt,
+    ContextOpt,
+    DryRunOpt,
+    KubeconfigOpt,
+    NoWaitOpt,
+    TimeoutOpt,
+    YesOpt,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -23,9 +33,18 @@ def register(app: typer.Typer) -> None:
         dry_run: DryRunOpt = False,
         no_wait: NoWaitOpt = False,
         timeout: TimeoutOpt = 600,
+        kubeconfig: KubeconfigOpt = None,
+        context: ContextOpt = None,
     ) -> None:
-        """Install the log component and ack-advanced-audit, wait, and verify the logstore."""
-        not_yet("enable")
+        """Install the log component and ack-advanced-audit, wait, and verify the logstore and its index."""
+        from ackaudit.services.cluster import ClusterContext
+        from ackaudit.services.lifecycle import enable as run_enable
+
+        ctx = ClusterContext(cloud(), cluster, kubeconfig=kubeconfig, context=context)
+        with _output.progress(f"enabling audit on {cluster}") as update:
+            result = run_enable(ctx, retention_days=retention, force=force, dry_run=dry_run, wait=not no_wait,
+                                timeout=timeout, on_progress=update)
+        _output.emit(result.to_json(), human=lambda _: _render_enable(result))
 
     @command(app, "disable", examples=["ackaudit disable --cluster c1234567890abcdef",
                                        "ackaudit disable --cluster c1234 --purge-logstore --yes"])
@@ -39,6 +58,81 @@ def register(app: typer.Typer) -> None:
         dry_run: DryRunOpt = False,
         no_wait: NoWaitOpt = False,
         timeout: TimeoutOpt = 600,
+        kubeconfig: KubeconfigOpt = None,
+        context: ContextOpt = None,
     ) -> None:
-        """Uninstall ack-advanced-audit (the logstore and its data stay unless --purge-logstore)."""
-        not_yet("disable")
+        """Uninstall ack-advanced-audit. The logstore and its data stay (and are billed) unless --purge-logstore."""
+        from ackaudit.services.cluster import ClusterContext
+        from ackaudit.services.lifecycle import disable as run_disable
+        from ackaudit.services.lifecycle import purge_impact
+        from ackaudit.services.status import provisioned_alert_names
+
+        ctx = ClusterContext(cloud(), cluster, kubeconfig=kubeconfig, context=context)
+        ctx.ensure_exists()
+        alerts = []
+        if remove_alerts:
+            alerts = provisioned_alert_names(ctx.cloud.sls.list_alerts(ctx.project[0]), cluster)
+        if purge_logstore and not dry_run:
+            impact = purge_impact(ctx)
+            if impact.exists:
+                _output.warn(f"deleting {impact.project}/{impact.logstore} loses {impact.events} events"
+                             f"{_span(impact.oldest, impact.newest)}; this cannot be undone")
+                _output.confirm(f"Delete logstore {impact.logstore}?", yes=yes, expect=impact.logstore)
+        if alerts and not dry_run:
+            _output.confirm(f"Remove {len(alerts)} alert rules ({', '.join(alerts)})?", yes=yes)
+        with _output.progress(f"disabling audit on {cluster}") as update:
+            result = run_disable(ctx, purge=purge_logstore, alert_names=alerts, dry_run=dry_run,
+                                 wait=not no_wait, timeout=timeout, on_progress=update)
+        _output.emit(result.to_json(), human=lambda _: _render_disable(result))
+
+
+def _span(oldest: int | None, newest: int | None) -> str:
+    if oldest is None or newest is None:
+        return ""
+
+    def day(ts: int) -> str:
+        return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d")
+
+    return f" from {day(oldest)} to {day(newest)}"
+
+
+def _render_enable(result) -> None:
+    if result.dry_run:
+        _output.info("plan (nothing changed):" if result.plan else "nothing to do")
+        for step in result.plan:
+            print(f"  - {step}")
+        return
+    if result.already_enabled:
+        extra = "; retention updated" if result.retention_changed else "; nothing changed"
+        _output.success(f"audit is already enabled on {result.cluster_id} ({result.addon_version}){extra}")
+    elif result.state == "installing":
+        _output.success(f"installation started (task {result.task_id}); "
+                        f"check with `ackaudit status --cluster {result.cluster_id}`")
+        return
+    else:
+        _output.success(f"audit enabled on {result.cluster_id} (ack-advanced-audit {result.addon_version})")
+    _output.kv_block([("project", result.project), ("logstore", result.logstore),
+                      ("retention", f"{result.ttl} days" if result.ttl else "unknown"),
+                      ("hot storage", f"{result.hot_ttl} days" if result.hot_ttl else "-"),
+                      ("index", result.index or "-")])
+
+
+def _render_disable(result) -> None:
+    if result.dry_run:
+        _output.info("plan (nothing changed):" if result.plan else "nothing to do: audit is not enabled")
+        for step in result.plan:
+            print(f"  - {step}")
+        return
+    if result.already_disabled and not result.changed:
+        _output.success(f"audit is already disabled on {result.cluster_id}; nothing changed")
+    elif result.state == "uninstalling":
+        _output.success(f"uninstall started (task {result.task_id})")
+    else:
+        _output.success(f"ack-advanced-audit uninstalled from {result.cluster_id}")
+    for name in result.alerts_removed:
+        _output.info(f"removed alert rule {name}")
+    if result.purged:
+        _output.info(f"deleted logstore {result.project}/{result.logstore}")
+    elif result.logstore_kept:
+        _output.warn(f"logstore {result.project}/{result.logstore} and its data remain and are still billed; "
+                     f"delete them with `ackaudit disable --cluster {result.cluster_id} --purge-logstore`")

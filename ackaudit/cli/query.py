@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ackaudit.cli._globals import command
-from ackaudit.cli._options import OptionalClusterOpt, FromOpt, SinceOpt, SourceOpt, ToOpt
+from ackaudit.cli._options import FromOpt, OptionalClusterOpt, SinceOpt, SourceOpt, ToOpt
 from ackaudit.cli._pending import not_yet
 
 

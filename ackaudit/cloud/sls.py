@@ -85,6 +85,27 @@ class SlsClient:
     def delete_logstore(self, project: str, logstore: str) -> None:
         self.call("DeleteLogStore", "delete_logstore", project, logstore)
 
+    def set_retention(self, project: str, logstore: str, current: dict[str, Any], *, ttl: int,
+                      hot_ttl: int | None) -> None:
+        """Change TTL / hot TTL and keep everything else.
+
+        The SDK's update_logstore re-reads the logstore but only resends some fields: an omitted
+        hot_ttl, mode or encryption setting would be dropped by the whole-config PUT (cloud-apis
+        §4.2), so everything it would not copy is passed explicitly from `current`.
+        """
+        kwargs: dict[str, Any] = {"ttl": ttl}
+        if hot_ttl is not None:
+            kwargs["hot_ttl"] = hot_ttl
+        if current.get("mode"):
+            kwargs["mode"] = current["mode"]
+        if current.get("encrypt_conf"):
+            kwargs["encrypt_conf"] = current["encrypt_conf"]
+        if current.get("telemetryType"):
+            kwargs["telemetry_type"] = current["telemetryType"]
+        if isinstance(current.get("infrequentAccessTTL"), int) and current["infrequentAccessTTL"] >= 0:
+            kwargs["infrequent_access_ttl"] = current["infrequentAccessTTL"]
+        self.call("UpdateLogStore", "update_logstore", project, logstore, **kwargs)
+
     def get_index(self, project: str, logstore: str) -> dict[str, Any] | None:
         try:
             return self.call("GetIndex", "get_index_config", project, logstore).get_index_config().to_json()
@@ -99,6 +120,26 @@ class SlsClient:
         config = IndexConfig()
         config.from_json(index)
         self.call("CreateIndex", "create_index", project, logstore, config)
+
+    def update_index(self, project: str, logstore: str, index: dict[str, Any]) -> None:
+        from aliyun.log import IndexConfig
+
+        config = IndexConfig()
+        config.from_json(index)
+        self.call("UpdateIndex", "update_index", project, logstore, config)
+
+    # -- alert rules --------------------------------------------------------------------------
+    def list_alerts(self, project: str) -> list[dict[str, Any]]:
+        try:
+            resp = self.call("ListAlerts", "list_alert", project, 0, -1)
+        except ApiError as exc:
+            if exc.code == "ProjectNotExist":
+                return []
+            raise
+        return list(resp.get_entities() or [])
+
+    def delete_alert(self, project: str, name: str) -> None:
+        self.call("DeleteAlert", "delete_alert", project, name)
 
     # -- queries -----------------------------------------------------------------------------
     def get_logs(self, project: str, logstore: str, query: str, from_time: int, to_time: int, *,

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ackaudit.audit.eligibility import cluster_type_problem
+from ackaudit.audit.eligibility import cluster_type_problem, nodepool_problem
 from ackaudit.errors import AckAuditError
 
 AUDIT_ADDON = "ack-advanced-audit"
@@ -45,10 +45,24 @@ def audit_status_of(ack: Any, cluster: dict[str, Any]) -> tuple[str, str | None,
         if state in _IN_PROGRESS:
             return "installing", audit.get("version"), f"addon state {state}"
         return "unknown", audit.get("version"), f"addon state {state or 'missing'}"
-    problem = cluster_type_problem(cluster)
+    problem = cluster_type_problem(cluster) or _nodepools_problem(ack, cluster)
     if problem:
         return "ineligible", None, problem
     return "disabled", None, None
+
+
+def _nodepools_problem(ack: Any, cluster: dict[str, Any]) -> str | None:
+    try:
+        pools = ack.list_nodepools(cluster["cluster_id"])
+    except AckAuditError:
+        return None  # no verdict from here; `doctor` looks at the nodes themselves
+    for pool in pools:
+        image_type = (pool.get("scaling_group") or {}).get("image_type") or ""
+        problem = nodepool_problem(image_type, cluster.get("current_version"))
+        if problem:
+            name = (pool.get("nodepool_info") or {}).get("name") or "a node pool"
+            return f"{name}: {problem}"
+    return None
 
 
 def list_clusters(cloud: Any, *, workers: int = 8) -> list[ClusterSummary]:
@@ -56,7 +70,7 @@ def list_clusters(cloud: Any, *, workers: int = 8) -> list[ClusterSummary]:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         statuses = list(pool.map(lambda c: audit_status_of(cloud.ack, c), clusters))
     rows = []
-    for cluster, (status, version, reason) in zip(clusters, statuses):
+    for cluster, (status, version, reason) in zip(clusters, statuses, strict=True):
         rows.append(ClusterSummary(
             cluster_id=cluster.get("cluster_id", ""), name=cluster.get("name", ""),
             region_id=cluster.get("region_id", ""), cluster_type=cluster.get("cluster_type", ""),

@@ -1,0 +1,112 @@
+"""What every per-cluster command needs to know about one cluster, each piece fetched once.
+
+The SLS project holding the audit logstore is discovered, not assumed (cloud-apis §1.10): the log
+component's ConfigMap `kube-system/alibaba-log-configuration` (`log-project`) first, then the log
+component addon's `sls_project_name`, then the cluster's `AuditProjectName`, then the convention
+`k8s-log-<cluster_id>`.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Any
+
+from ackaudit.errors import AckAuditError, ApiError, NotFoundError
+
+AUDIT_ADDON = "ack-advanced-audit"
+LOG_ADDONS = ("loongcollector", "logtail-ds")
+LOG_CONFIGMAP = ("kube-system", "alibaba-log-configuration")
+
+
+def logstore_name(cluster_id: str) -> str:
+    return f"advaudit-{cluster_id}"
+
+
+class ClusterContext:
+    def __init__(self, cloud: Any, cluster_id: str, *, kubeconfig: str | None = None,
+                 context: str | None = None) -> None:
+        self.cloud, self.cluster_id = cloud, cluster_id
+        self._kubeconfig, self._context = kubeconfig, context
+
+    @cached_property
+    def detail(self) -> dict[str, Any]:
+        try:
+            return self.cloud.ack.get_cluster(self.cluster_id)
+        except ApiError as exc:
+            if exc.exit_code == 3 or exc.code == "ErrorClusterNotFound":
+                raise NotFoundError(f"cluster {self.cluster_id} not found in region {self.cloud.region}",
+                                    hint="list the clusters of a region with `ackaudit clusters --region R`",
+                                    request_id=exc.request_id) from None
+            raise
+
+    def ensure_exists(self) -> None:
+        """Fail with "not found" (exit 3) now, before any question or change."""
+        _ = self.detail
+
+    @property
+    def name(self) -> str:
+        return self.detail.get("name") or self.cluster_id
+
+    @property
+    def version(self) -> str:
+        return self.detail.get("current_version") or ""
+
+    def addons(self, *, fresh: bool = False) -> dict[str, dict[str, Any]]:
+        if fresh or "_addons" not in self.__dict__:
+            self.__dict__["_addons"] = {a.get("name"): a for a in self.cloud.ack.list_addon_instances(self.cluster_id)}
+        return self.__dict__["_addons"]
+
+    @property
+    def audit_addon(self) -> dict[str, Any] | None:
+        return self.addons().get(AUDIT_ADDON)
+
+    @property
+    def log_addon(self) -> dict[str, Any] | None:
+        addons = self.addons()
+        return next((addons[n] for n in LOG_ADDONS if n in addons), None)
+
+    @cached_property
+    def kube(self) -> Any:
+        from ackaudit.cloud.kube import KubeClient
+
+        if self._kubeconfig:
+            return KubeClient.from_file(self._kubeconfig, self._context)
+        import yaml
+
+        text = self.cloud.ack.user_kubeconfig(self.cluster_id, minutes=60)
+        return KubeClient.from_kubeconfig(yaml.safe_load(text), self._context)
+
+    @cached_property
+    def log_config(self) -> dict[str, str] | None:
+        """The log component's ConfigMap, or None when absent or unreadable."""
+        try:
+            return self.kube.read_configmap(*LOG_CONFIGMAP)
+        except AckAuditError:
+            return None
+
+    @cached_property
+    def project(self) -> tuple[str, str]:
+        """(SLS project, where it was found)."""
+        if self.log_config and self.log_config.get("log-project"):
+            return self.log_config["log-project"], "ConfigMap kube-system/alibaba-log-configuration"
+        log_addon = self.log_addon
+        if log_addon and log_addon.get("config"):
+            try:
+                config = json.loads(log_addon["config"])
+            except (TypeError, ValueError):
+                config = {}
+            if isinstance(config, dict) and config.get("sls_project_name"):
+                return config["sls_project_name"], f"addon {log_addon.get('name')} config"
+        meta = self.detail.get("meta_data") if isinstance(self.detail.get("meta_data"), dict) else {}
+        if meta.get("AuditProjectName"):
+            return meta["AuditProjectName"], "cluster meta_data AuditProjectName"
+        return f"k8s-log-{self.cluster_id}", "naming convention"
+
+    @property
+    def logstore(self) -> str:
+        return logstore_name(self.cluster_id)
+
+    def close(self) -> None:
+        if "kube" in self.__dict__:
+            self.kube.close()

@@ -1,0 +1,162 @@
+"""Read-only preflight: can this cluster be audited, and is the audit healthy?"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ackaudit.audit.eligibility import cluster_type_name, cluster_type_problem, judge_node
+from ackaudit.errors import AckAuditError
+from ackaudit.services.cluster import AUDIT_ADDON, LOG_ADDONS, ClusterContext
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+
+
+@dataclass
+class Check:
+    name: str
+    status: str              # pass | warn | fail
+    summary: str
+    evidence: list[str] = field(default_factory=list)
+    eligibility: bool = True  # False: a health check, which does not decide eligibility
+
+
+@dataclass
+class DoctorReport:
+    cluster_id: str
+    name: str
+    eligible: bool
+    audit_enabled: bool
+    healthy: bool
+    checks: list[Check]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Coverage:
+    total: int
+    covered: list[str]
+    uncovered: dict[str, str]    # node -> reason
+
+
+def run_doctor(ctx: ClusterContext) -> DoctorReport:
+    detail = ctx.detail
+    checks = [_check_type(detail), _check_state(detail)]
+    offered = _offered_addons(ctx)
+    checks.append(_check_nodes(ctx))
+    checks.append(_check_log_component(ctx, offered))
+    checks.append(_check_offered(offered))
+    audit = ctx.audit_addon
+    if audit is not None:
+        checks.append(_check_addon_health(audit, offered.get(AUDIT_ADDON)))
+        checks.append(_check_coverage(ctx))
+    eligible = not any(c.status == FAIL for c in checks if c.eligibility)
+    healthy = not any(c.status == FAIL for c in checks if not c.eligibility)
+    return DoctorReport(ctx.cluster_id, ctx.name, eligible, audit is not None, healthy, checks)
+
+
+def _check_type(detail: dict[str, Any]) -> Check:
+    evidence = [f"cluster_type={detail.get('cluster_type')} profile={detail.get('profile') or '-'} "
+                f"spec={detail.get('cluster_spec') or '-'}"]
+    problem = cluster_type_problem(detail)
+    if problem:
+        return Check("cluster type", FAIL, problem, evidence)
+    return Check("cluster type", PASS, cluster_type_name(detail), evidence)
+
+
+def _check_state(detail: dict[str, Any]) -> Check:
+    state = detail.get("state") or "unknown"
+    status = PASS if state == "running" else FAIL
+    return Check("cluster state", status, f"{state}, Kubernetes {detail.get('current_version') or '?'}")
+
+
+def _offered_addons(ctx: ClusterContext) -> dict[str, dict[str, Any]]:
+    try:
+        return {a.get("name"): a for a in ctx.cloud.ack.list_addons(ctx.cluster_id)}
+    except AckAuditError:
+        return {}
+
+
+def _check_nodes(ctx: ClusterContext) -> Check:
+    try:
+        nodes = ctx.kube.list_nodes()
+    except AckAuditError as exc:
+        return Check("node OS and kernel", FAIL, f"cannot read the nodes: {exc.message}",
+                     ["pass --kubeconfig if the API server is not reachable from here"])
+    if not nodes:
+        return Check("node OS and kernel", WARN, "the cluster has no nodes yet")
+    verdicts = [judge_node(n.name, n.os_image, n.kernel_version, ctx.version) for n in nodes]
+    bad = [v for v in verdicts if not v.ok]
+    evidence = [f"{v.node}: {v.os_image}, kernel {v.kernel}" + (f": {v.reason}" if v.reason else "")
+                for v in verdicts]
+    if bad:
+        return Check("node OS and kernel", FAIL, f"{len(bad)} of {len(nodes)} nodes cannot be audited: "
+                     + ", ".join(v.node for v in bad), evidence)
+    return Check("node OS and kernel", PASS, f"all {len(nodes)} nodes are supported", evidence)
+
+
+def _check_log_component(ctx: ClusterContext, offered: dict[str, Any]) -> Check:
+    installed = ctx.log_addon
+    if installed:
+        return Check("log component", PASS, f"{installed.get('name')} {installed.get('version') or ''} "
+                     f"({installed.get('state') or 'unknown'})".strip())
+    installable = [n for n in LOG_ADDONS if n in offered]
+    if installable:
+        return Check("log component", WARN, f"not installed; enable will install {installable[0]}")
+    return Check("log component", FAIL, "not installed, and no log component is offered for this cluster")
+
+
+def _check_offered(offered: dict[str, Any]) -> Check:
+    addon = offered.get(AUDIT_ADDON)
+    if addon is None:
+        return Check("addon offered", FAIL, f"{AUDIT_ADDON} is not offered for this cluster",
+                     ["the feature may need an allow-list ticket for this account"])
+    return Check("addon offered", PASS, f"{AUDIT_ADDON} {addon.get('version')} is available")
+
+
+def _check_addon_health(audit: dict[str, Any], offered: dict[str, Any] | None) -> Check:
+    state = str(audit.get("state") or "unknown")
+    version = audit.get("version") or "?"
+    evidence = []
+    if offered and offered.get("version") and offered["version"] != version:
+        evidence.append(f"version {offered['version']} is offered")
+    status = PASS if state == "active" else (WARN if state in ("updating", "upgrading") else FAIL)
+    return Check("addon health", status, f"{AUDIT_ADDON} {version} is {state}", evidence, eligibility=False)
+
+
+def audit_coverage(ctx: ClusterContext) -> Coverage:
+    """Which nodes run a ready audit pod, and why the others do not."""
+    nodes = ctx.kube.list_nodes()
+    daemonset = next((d for d in ctx.kube.list_daemonsets("kube-system")
+                      if AUDIT_ADDON in d.name or any(AUDIT_ADDON in i for i in d.images)), None)
+    ready_nodes: set[str] = set()
+    if daemonset is not None:
+        pods = ctx.kube.list_pods("kube-system")
+        ready_nodes = {p.node_name for p in pods if p.ready and p.node_name and p.name.startswith(daemonset.name)}
+    covered, uncovered = [], {}
+    for node in nodes:
+        if node.name in ready_nodes:
+            covered.append(node.name)
+            continue
+        verdict = judge_node(node.name, node.os_image, node.kernel_version, ctx.version)
+        if daemonset is None:
+            uncovered[node.name] = "no audit DaemonSet in kube-system"
+        elif not verdict.ok:
+            uncovered[node.name] = verdict.reason or "not supported"
+        elif not node.ready:
+            uncovered[node.name] = "node is not Ready"
+        else:
+            uncovered[node.name] = "no ready audit pod on this node"
+    return Coverage(len(nodes), covered, uncovered)
+
+
+def _check_coverage(ctx: ClusterContext) -> Check:
+    try:
+        coverage = audit_coverage(ctx)
+    except AckAuditError as exc:
+        return Check("node coverage", FAIL, f"cannot read the audit DaemonSet: {exc.message}", eligibility=False)
+    evidence = [f"{node}: {reason}" for node, reason in coverage.uncovered.items()]
+    summary = f"{len(coverage.covered)} of {coverage.total} nodes run a ready audit pod"
+    return Check("node coverage", PASS if not coverage.uncovered else FAIL, summary, evidence, eligibility=False)
