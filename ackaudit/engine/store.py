@@ -5,8 +5,10 @@ keys the row arrived with), then one VARCHAR column per field name in lower case
 names are case-insensitive), including the dotted leaf columns of JSON fields. A small catalog
 (`ackaudit_logstores`, `ackaudit_keysets`) makes an on-disk store reopenable.
 
-Threads: one DuckDB database, a fresh cursor (its own connection) per call; writes and the
-in-memory schema cache are serialised by a lock, readers use the schema as of their start.
+Threads: one DuckDB database, a fresh cursor (its own connection) per call. Writers are
+serialised by a lock and publish, after each commit, an immutable `_View` (columns, keys, end of
+the sequence). A reader works from the view it started with and reads only rows below its end,
+so rows and schema always agree even while appends run.
 """
 
 from __future__ import annotations
@@ -37,25 +39,26 @@ _INTERNAL = (SEQ, TIME, KEYSET)
 _BASE_COLUMNS = ("__source__", "__topic__")
 
 
-@dataclass
-class _Logstore:
-    table: str
-    columns: list[str]                               # user columns, lower case, table order
-    index: dict[str, Any] | None = None
-    keysets: KeysetRegistry = field(default_factory=KeysetRegistry)
-    next_seq: int = 0
-
-    @property
-    def column_set(self) -> set[str]:
-        return set(self.columns)
+@dataclass(frozen=True)
+class _View:
+    """What readers may rely on: committed columns and the rows below `end_seq`."""
+    columns: tuple[str, ...]          # user columns, lower case, table order
+    originals: frozenset[str]         # columns holding a key as rows arrived with it (not a JSON leaf)
+    end_seq: int
 
     def original_columns(self) -> list[str]:
-        """Columns that hold a key as rows arrived with it (not a flattened JSON leaf)."""
-        seen = {k.lower() for keys in self.keysets.keys.values() for k in keys}
-        return [c for c in self.columns if c in seen]
+        return [c for c in self.columns if c in self.originals]
 
     def fulltext_columns(self) -> list[str]:
         return [c for c in self.original_columns() if not c.startswith("__")]
+
+
+@dataclass
+class _Logstore:
+    table: str
+    view: _View
+    index: dict[str, Any] | None = None
+    keysets: KeysetRegistry = field(default_factory=KeysetRegistry)
 
 
 class EventStore:
@@ -78,14 +81,17 @@ class EventStore:
             columns = [name for (name,) in self._db.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
                 "ORDER BY ordinal_position", [table]).fetchall() if name not in _INTERNAL]
-            ls = _Logstore(table, columns, json.loads(index) if index else None)
+            keysets = KeysetRegistry()
             for keyset_id, keys in self._db.execute(
                     "SELECT id, keys FROM ackaudit_keysets WHERE tbl = ? ORDER BY id", [table]).fetchall():
                 stored = tuple(json.loads(keys))
-                ls.keysets.ids[stored] = keyset_id
-                ls.keysets.keys[keyset_id] = stored
-            ls.next_seq = self._db.execute(f"SELECT coalesce(max({SEQ}) + 1, 0) FROM {table}").fetchone()[0]
-            self._logstores[(project, logstore)] = ls
+                keysets.ids[stored] = keyset_id
+                keysets.keys[keyset_id] = stored
+            originals = frozenset(k.lower() for keys in keysets.keys.values() for k in keys)
+            end = self._db.execute(f"SELECT coalesce(max({SEQ}) + 1, 0) FROM {table}").fetchone()[0]
+            view = _View(tuple(columns), originals, end)
+            self._logstores[(project, logstore)] = _Logstore(table, view, json.loads(index) if index else None,
+                                                              keysets)
 
     def _logstore(self, project: str, logstore: str) -> _Logstore:
         ls = self._logstores.get((project, logstore))
@@ -107,7 +113,7 @@ class EventStore:
         self._db.execute(f"CREATE OR REPLACE TABLE {table} ({SEQ} BIGINT NOT NULL, {TIME} BIGINT NOT NULL, "
                          f"{KEYSET} INTEGER NOT NULL, {base})")
         self._db.execute("INSERT INTO ackaudit_logstores VALUES (?, ?, ?, NULL)", [project, logstore, table])
-        ls = _Logstore(table, list(_BASE_COLUMNS))
+        ls = _Logstore(table, _View(_BASE_COLUMNS, frozenset(), 0))
         self._logstores[(project, logstore)] = ls
         return ls
 
@@ -126,16 +132,22 @@ class EventStore:
     def set_index(self, project: str, logstore: str, index: dict | None) -> None:
         with self._lock:
             ls = self._logstore(project, logstore)
-            self._add_columns(self._db, ls, declared_columns(index))
+            columns = self._add_columns(self._db, ls, declared_columns(index))
+            ls.view = _View(columns, ls.view.originals, ls.view.end_seq)
             self._db.execute("UPDATE ackaudit_logstores SET index_config = ? WHERE tbl = ?",
                              [json.dumps(index) if index is not None else None, ls.table])
             ls.index = index
 
-    def _add_columns(self, cursor, ls: _Logstore, columns: Iterable[str]) -> None:
+    @staticmethod
+    def _add_columns(cursor, ls: _Logstore, columns: Iterable[str],
+                     known: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """Add the missing columns; returns the new column list, for the caller to publish."""
+        out = list(ls.view.columns if known is None else known)
         for column in columns:
-            if column not in ls.column_set and column not in _INTERNAL:
+            if column not in out and column not in _INTERNAL:
                 cursor.execute(f"ALTER TABLE {ls.table} ADD COLUMN {quote_identifier(column)} VARCHAR")
-                ls.columns.append(column)
+                out.append(column)
+        return tuple(out)
 
     # -- ingest ---------------------------------------------------------------------------
     def append(self, project: str, logstore: str, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -148,7 +160,7 @@ class EventStore:
             while more:
                 fd, path = tempfile.mkstemp(prefix="ackaudit-", suffix=".ndjson")
                 try:
-                    writer = BatchWriter(ls.keysets, ls.next_seq)
+                    writer = BatchWriter(ls.keysets, ls.view.end_seq)
                     try:
                         with os.fdopen(fd, "w", encoding="utf-8") as out:
                             more = writer.write(rows, out, BATCH_ROWS)
@@ -171,7 +183,6 @@ class EventStore:
     def _load(self, ls: _Logstore, writer: BatchWriter, path: str) -> None:
         batch = writer.batch
         cursor = self._db.cursor()
-        columns_before = list(ls.columns)
         try:
             cursor.execute("BEGIN")
             spec = {SEQ: "BIGINT", TIME: "BIGINT", KEYSET: "INTEGER"}
@@ -179,8 +190,8 @@ class EventStore:
             cursor.execute("CREATE TEMP TABLE stage AS SELECT * FROM read_json(?, format = 'newline_delimited', "
                            "columns = ?, maximum_object_size = 1073741824)", [path, spec])
             leaves = self._json_leaves(cursor, batch.spellings)
-            self._add_columns(cursor, ls, [c for c in batch.spellings if c != TIME])
-            self._add_columns(cursor, ls, [leaf for leaf, _, _ in leaves])
+            columns = self._add_columns(cursor, ls, [c for c in batch.spellings if c != TIME])
+            columns = self._add_columns(cursor, ls, [leaf for leaf, _, _ in leaves], columns)
             self._insert(cursor, ls, batch.spellings, leaves)
             cursor.execute("DROP TABLE stage")
             if batch.new_keysets:
@@ -190,14 +201,14 @@ class EventStore:
         except BaseException as e:
             with contextlib.suppress(duckdb.Error):
                 cursor.execute("ROLLBACK")
-            ls.columns[:] = columns_before
             self._forget_keysets(ls, writer)
             if isinstance(e, duckdb.Error):
                 raise ValueError(f"cannot store the rows: {e}") from e
             raise
         finally:
             cursor.close()
-        ls.next_seq = writer.seq
+        originals = ls.view.originals | {k.lower() for _, keys in batch.new_keysets for k in keys}
+        ls.view = _View(columns, originals, writer.seq)
 
     def _json_leaves(self, cursor, spellings: dict[str, str]) -> list[tuple[str, str, tuple[str, ...]]]:
         """(leaf column, source key spelling, JSON path) for every leaf of JSON-object fields."""
@@ -250,23 +261,24 @@ class EventStore:
         if query.strip().endswith("|") and not sql:
             raise invalid("the analytic statement after '|' is empty")
         ls = self._logstore(project, logstore)
-        columns = list(ls.columns)
-        where, params = self._where(ls, node, from_time, to_time)
+        view = ls.view
+        where, params = self._where(ls, view, node, from_time, to_time)
         cursor = self._db.cursor()
         try:
-            processed = cursor.execute(f"SELECT count(*) FROM {ls.table} WHERE {TIME} >= ? AND {TIME} < ?",
-                                       [from_time, to_time]).fetchone()[0]
+            processed = cursor.execute(f"SELECT count(*) FROM {ls.table} WHERE {TIME} >= ? AND {TIME} < ? "
+                                       f"AND {SEQ} < ?", [from_time, to_time, view.end_seq]).fetchone()[0]
             if sql:
-                keys, rows = self._run_sql(cursor, ls, columns, where, params, sql)
+                keys, rows = self._run_sql(cursor, ls, view, where, params, sql)
             else:
-                keys, rows = self._page(cursor, ls, where, params, offset, line, reverse)
+                keys, rows = self._page(cursor, ls, view, where, params, offset, line, reverse)
         finally:
             cursor.close()
         return QueryResult(rows=rows, has_sql=bool(sql), keys=keys, processed_rows=processed,
                            where_query=search, agg_query=sql)
 
-    def _where(self, ls: _Logstore, node: Node, from_time: int, to_time: int) -> tuple[str, list[Any]]:
-        known = ls.column_set
+    @staticmethod
+    def _where(ls: _Logstore, view: _View, node: Node, from_time: int, to_time: int) -> tuple[str, list[Any]]:
+        known = set(view.columns)
 
         def resolve(key: str) -> str | None:
             column = key.lower()
@@ -278,14 +290,15 @@ class EventStore:
 
         for key in keys_of(node):       # report an unindexed key even inside a false branch
             resolve(key)
-        predicate, params = compile_predicate(node, resolve, ls.fulltext_columns())
-        return f"{TIME} >= ? AND {TIME} < ? AND {predicate}", [from_time, to_time, *params]
+        predicate, params = compile_predicate(node, resolve, view.fulltext_columns())
+        return (f"{TIME} >= ? AND {TIME} < ? AND {SEQ} < ? AND {predicate}",
+                [from_time, to_time, view.end_seq, *params])
 
-    def _page(self, cursor, ls: _Logstore, where: str, params: list[Any], offset: int, line: int,
+    def _page(self, cursor, ls: _Logstore, view: _View, where: str, params: list[Any], offset: int, line: int,
               reverse: bool) -> tuple[list[str], list[dict[str, str]]]:
         line = max(0, min(int(line), MAX_LINES))
         order = "DESC" if reverse else "ASC"
-        originals = ls.original_columns()
+        originals = view.original_columns()
         select = ", ".join([SEQ, TIME, KEYSET, *map(quote_identifier, originals)])
         fetched = cursor.execute(f"SELECT {select} FROM {ls.table} WHERE {where} "
                                  f"ORDER BY {TIME} {order}, {SEQ} {order} LIMIT ? OFFSET ?",
@@ -306,11 +319,12 @@ class EventStore:
             out.append(row)
         return out
 
-    def _run_sql(self, cursor, ls: _Logstore, columns: list[str], where: str, params: list[Any],
+    @staticmethod
+    def _run_sql(cursor, ls: _Logstore, view: _View, where: str, params: list[Any],
                  sql: str) -> tuple[list[str], list[dict[str, str]]]:
         import sqlglot
 
-        visible = ", ".join(quote_identifier(c) for c in [TIME, *columns])
+        visible = ", ".join(quote_identifier(c) for c in [TIME, *view.columns])
         source = sqlglot.parse_one(f"SELECT {visible} FROM {ls.table} WHERE {where}", read="duckdb")
         statement = analytic.translate(sql, source)
         try:
@@ -330,7 +344,7 @@ class EventStore:
         if to_time <= from_time:
             return []
         ls = self._logstore(project, logstore)
-        where, params = self._where(ls, node, from_time, to_time)
+        where, params = self._where(ls, ls.view, node, from_time, to_time)
         interval = hist.bucket_interval(from_time, to_time)
         cursor = self._db.cursor()
         try:
@@ -359,12 +373,13 @@ class EventStore:
     def read_from(self, project: str, logstore: str, seq: int, limit: int) -> tuple[list[dict[str, str]], int]:
         """Rows in arrival order from sequence number `seq` (at most `limit`), and the next seq."""
         ls = self._logstore(project, logstore)
-        originals = ls.original_columns()
+        view = ls.view
+        originals = view.original_columns()
         select = ", ".join([SEQ, TIME, KEYSET, *map(quote_identifier, originals)])
         cursor = self._db.cursor()
         try:
-            fetched = cursor.execute(f"SELECT {select} FROM {ls.table} WHERE {SEQ} >= ? ORDER BY {SEQ} LIMIT ?",
-                                     [max(0, seq), max(0, limit)]).fetchall()
+            fetched = cursor.execute(f"SELECT {select} FROM {ls.table} WHERE {SEQ} >= ? AND {SEQ} < ? "
+                                     f"ORDER BY {SEQ} LIMIT ?", [max(0, seq), view.end_seq, max(0, limit)]).fetchall()
         finally:
             cursor.close()
         next_seq = fetched[-1][0] + 1 if fetched else max(seq, 0)
@@ -373,11 +388,12 @@ class EventStore:
     def seq_at(self, project: str, logstore: str, when: int | None) -> int:
         """The first sequence number whose row has __time__ >= `when`; the end when None."""
         ls = self._logstore(project, logstore)
+        end = ls.view.end_seq
         if when is not None:
-            first = self._scalar(f"SELECT min({SEQ}) FROM {ls.table} WHERE {TIME} >= ?", [when])
+            first = self._scalar(f"SELECT min({SEQ}) FROM {ls.table} WHERE {TIME} >= ? AND {SEQ} < ?", [when, end])
             if first is not None:
                 return first
-        return ls.next_seq
+        return end
 
     def _scalar(self, statement: str, params: list[Any]) -> Any:
         cursor = self._db.cursor()
