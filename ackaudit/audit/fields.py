@@ -81,6 +81,8 @@ FIELDS: tuple[Field, ...] = (
 )
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 _BY_LOWER_NAME = {f.name.lower(): f for f in FIELDS}
+# Per field, what flatten_event needs (worked out once: it runs for every row of an export).
+_PLAN = tuple((f, f.name.lower(), f.container.lower() if f.container else None, f.path) for f in FIELDS)
 
 
 def field(name: str) -> Field:
@@ -100,14 +102,13 @@ def flatten_event(raw: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if top.get("__time__") not in (None, ""):
         out["__time__"] = int(float(top["__time__"]))
-    for f in FIELDS:
-        lowered = f.name.lower()
+    for f, lowered, container, path in _PLAN:
         if lowered in top:                           # a flat column (SQL result) wins
             value = top[lowered]
-        elif f.container is None:
+        elif container is None:
             continue
         else:
-            value = _lookup(decoded[f.container.lower()], f.path)
+            value = _lookup(decoded[container], path)
             if value is _MISSING:
                 continue
         out[f.name] = _typed(f, value)
@@ -117,23 +118,23 @@ def flatten_event(raw: Mapping[str, Any]) -> dict[str, Any]:
 _MISSING = object()
 
 
-def _as_object(value: Any) -> Mapping[str, Any]:
+def _as_object(value: Any) -> dict[str, Any]:
     if isinstance(value, Mapping):
-        return value
+        return dict(value)
     if isinstance(value, (str, bytes)) and value:
         try:
             decoded = json.loads(value)
         except ValueError:
             return {}
-        return decoded if isinstance(decoded, Mapping) else {}
+        return decoded if isinstance(decoded, dict) else {}
     return {}
 
 
-def _lookup(obj: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+def _lookup(obj: dict[str, Any], path: tuple[str, ...]) -> Any:
     """Follow `path` through nested objects, matching each key case-insensitively."""
     current: Any = obj
     for key in path:
-        if not isinstance(current, Mapping):
+        if not isinstance(current, dict):
             return _MISSING
         if key in current:
             current = current[key]
