@@ -117,7 +117,8 @@ class _Compiler:
         col = quote_identifier(column)
         literal = _longest_literal(tokens)
         self.params.extend([literal, token_pattern(tokens)])
-        return f"(contains(lower({col}), ?) AND regexp_matches({col}, ?, 'i'))"
+        # Both sides are lower-cased by DuckDB, so the guard agrees with the regex's case folding.
+        return f"(contains(lower({col}), lower(?)) AND regexp_matches({col}, ?, 'i'))"
 
 
 def compile_predicate(node: Node, resolve: Resolver, fulltext_columns: Sequence[str]) -> tuple[str, list[Any]]:

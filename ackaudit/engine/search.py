@@ -10,8 +10,8 @@ Grammar (keywords case-insensitive, precedence `not` > `and` > `or`):
              | key "in" ("["|"(") number number ("]"|")") | value
     op      := ">" | ">=" | "<" | "<=" | "="
 
-Values are matched token by token, case-insensitively, with the SLS default delimiters
-(`DELIMITERS`). Unquoted values may use `*` (any run of token characters) and `?` (one token
+Values are matched token by token, case-insensitively (the matcher folds case, so tokens keep
+the spelling of the query), with the SLS default delimiters (`DELIMITERS`). Unquoted values may use `*` (any run of token characters) and `?` (one token
 character), but not at the start of a token. Inside double quotes every character is literal;
 `\\"` stands for `"` and `\\\\` for `\\` (the SLS escaping rules), see `quote_value`.
 
@@ -215,7 +215,7 @@ def _value_tokens(text: str, wild: frozenset[int], pos: int) -> tuple[Token, ...
 
     def end_literal() -> None:
         if literal:
-            pieces.append("".join(literal).lower())
+            pieces.append("".join(literal))
             literal.clear()
 
     def end_token() -> None:
