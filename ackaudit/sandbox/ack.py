@@ -180,13 +180,21 @@ def _nodepool_view(cluster: dict[str, Any], pool: dict[str, Any], first: bool) -
 def _describe_cluster_user_kubeconfig(state: SandboxState, req: Request, args: list[str]) -> dict[str, Any]:
     cluster = find_cluster(state, args[0])
     bool_param(req, "PrivateIpAddress")   # validated; the sandbox has one endpoint for both networks
+    temporary = req.q("TemporaryDurationMinutes") not in (None, "")
     minutes = int_param(req, "TemporaryDurationMinutes", _DEFAULT_KUBECONFIG_MINUTES, 15, 4320)
-    expires = time.time() + minutes * 60
     user = caller_identity()
-    token = secrets.token_urlsafe(24)
-    cluster.setdefault("users", {})[token] = {**user, "expires": expires}
+    users = cluster.setdefault("users", {})
+    now = time.time()
+    for stale in [t for t, u in users.items() if u.get("expires", now) < now]:
+        del users[stale]
+    # Like ACK, a long-lived kubeconfig is the same each time; a temporary one is always new.
+    token = None if temporary else next(
+        (t for t, u in users.items() if u["username"] == user["username"] and u.get("temporary") is False), None)
+    if token is None:
+        token = secrets.token_urlsafe(24)
+        users[token] = {**user, "expires": now + minutes * 60, "temporary": temporary}
     return {"config": _kubeconfig(state, cluster, user["username"], token),
-            "expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))}
+            "expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(users[token]["expires"]))}
 
 
 def caller_identity() -> dict[str, Any]:

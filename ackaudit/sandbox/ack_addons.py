@@ -75,7 +75,9 @@ def install(state: SandboxState, req: Request, cluster: dict[str, Any]) -> dict[
     wanted: dict[str, dict[str, str]] = {}
     for item in items:
         name, version, config = _install_item(item, cluster)
-        if name in instances or name in wanted:
+        if name in wanted:
+            raise AckError(400, "InvalidParameter", f"addon {name} is listed more than once")
+        if name in instances:
             raise AckError(400, "AddonAlreadyInstalled",
                            f"addon {name} is already installed in cluster {cluster['cluster_id']}")
         wanted[name] = {"name": name, "version": version, "config": config}

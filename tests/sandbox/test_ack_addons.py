@@ -197,6 +197,8 @@ def test_the_audit_addon_is_refused_on_a_cluster_type_it_does_not_support(sandbo
     ([{"name": AUDIT, "version": "9.9.9", "config": ""}], "application/json"),
     ([{"name": AUDIT, "version": "", "config": {"cpuLimit": "1"}}], "application/json"),
     ([{"name": AUDIT, "version": "", "config": "not json"}], "application/json"),
+    ([{"name": AUDIT, "version": "", "config": ""}, {"name": AUDIT, "version": "", "config": ""}],
+     "application/json"),
 ])
 def test_install_rejects_malformed_requests(sandbox, acs_client, body, content_type):
     status, err = ack_error(sandbox, acs_client, "POST", f"/clusters/{ELIGIBLE_CLUSTER_ID}/components/install",

@@ -130,6 +130,11 @@ def test_user_kubeconfig_points_at_the_cluster_and_registers_the_caller(sandbox,
     assert user["username"] == SANDBOX_ACCOUNT_ID and user["aliuid"] == SANDBOX_ACCOUNT_ID
     assert body["expiration"].endswith("Z")
 
+    again = json.loads(acs_client.do_action_with_exception(req))
+    assert yaml.safe_load(again["config"])["users"][0]["user"]["token"] != token   # temporary: a new one each time
+    lasting = ack(sandbox, acs_client, "GET", f"/k8s/{ELIGIBLE_CLUSTER_ID}/user_config")
+    assert lasting["config"] == ack(sandbox, acs_client, "GET", f"/k8s/{ELIGIBLE_CLUSTER_ID}/user_config")["config"]
+
 
 @pytest.mark.parametrize("query", [{"PrivateIpAddress": False}, {"PrivateIpAddress": "yes"},
                                    {"TemporaryDurationMinutes": 14}, {"TemporaryDurationMinutes": 4321},
