@@ -2,22 +2,77 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import time
+from typing import Annotated, Any
 
 import typer
 
-from ackaudit.cli._globals import command
+from ackaudit.cli import _output
+from ackaudit.cli._globals import OutputFormat, command, settings
 from ackaudit.cli._options import OptionalClusterOpt, SinceOpt, SourceOpt
-from ackaudit.cli._pending import not_yet
+from ackaudit.cli.query import NoRedactOpt, event_source
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "event", examples=["ackaudit event 7a3e91c0 --cluster c1234", "ackaudit event 7a3e91c0 --cluster c1234 -o json"])
+    @command(app, "event", examples=["ackaudit event 7a3e91c0 --cluster c1234",
+                                     "ackaudit event 7a3e91c0 --cluster c1234 -o json"])
     def event(
-        ident: Annotated[str, typer.Argument(metavar="EVENT_ID", help="The eventId of the event.", show_default=False)],
+        event_id: Annotated[str, typer.Argument(metavar="EVENT_ID", help="The eventId of the event.",
+                                                show_default=False)],
         cluster: OptionalClusterOpt = None,
         since: SinceOpt = None,
         source: SourceOpt = None,
+        no_redact: NoRedactOpt = False,
     ) -> None:
-        """Show every field of one audit event, and the session it belongs to."""
-        not_yet("event")
+        """Show every field of one audit event, and the session it belongs to.
+
+        Searches the last 30 days unless --since says otherwise.
+        """
+        from ackaudit.audit.redact import redact_event, redact_text
+        from ackaudit.audit.risky import builtin_catalogue, risk_of
+        from ackaudit.audit.timeparse import window
+        from ackaudit.services.investigate import raw_event, to_event
+
+        since_text = since or "30d"
+        from_time, to_time = window(since=since_text, from_=None, to=None, default="30d", now=time.time())
+        src, ctx = event_source(cluster, source)
+        raw = raw_event(src, event_id, from_time, to_time, since_text)
+        flat = to_event(raw)
+        risk = risk_of(flat, builtin_catalogue())
+        if not no_redact:
+            flat = redact_event(flat)
+        decoded = {k: _decode(v) for k, v in raw.items()}
+        if not no_redact:
+            decoded = _map_strings(decoded, redact_text)
+        session_cmd = f"ackaudit session {flat.get('traceId')} --cluster {ctx.cluster_id if ctx else '?'}"
+        data = {"event": flat, "raw": decoded, "risk": risk.__dict__ if risk else None, "session": session_cmd}
+        if settings().fmt is not OutputFormat.table:
+            _output.emit(data, rows=[flat])
+            return
+        _output.kv_block([(k, v) for k, v in flat.items()], title=f"event {event_id}")
+        if risk:
+            _output.warn(f"{risk.name} is a risky program: {risk.reason}")
+        for key, value in decoded.items():
+            if isinstance(value, (dict, list)):
+                print(f"\n{key}:\n" + json.dumps(value, indent=2, ensure_ascii=False))
+        _output.info(f"\nthe whole session: {session_cmd}")
+
+
+def _map_strings(value: Any, fn: Any) -> Any:
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, dict):
+        return {k: _map_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, fn) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

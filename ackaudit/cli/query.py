@@ -2,19 +2,59 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from ackaudit.cli._globals import command
+from ackaudit.cli import _events, _output
+from ackaudit.cli._context import cloud
+from ackaudit.cli._globals import OutputFormat, command, settings
 from ackaudit.cli._options import FromOpt, OptionalClusterOpt, SinceOpt, SourceOpt, ToOpt
-from ackaudit.cli._pending import not_yet
+from ackaudit.errors import ExitCode, UsageError
+
+NoRedactOpt = Annotated[bool, typer.Option("--no-redact", help="Show secrets found in command lines.")]
+AllowPartialOpt = Annotated[bool, typer.Option(
+    "--allow-partial", help="Exit 0 even if SLS could not complete the search (a warning is still printed).")]
+
+
+def event_source(cluster: str | None, source_file: str | None) -> tuple[Any, Any]:
+    """(EventSource, ClusterContext or None) for --cluster or --source."""
+    from ackaudit.errors import NotImplementedYet
+
+    if source_file:
+        raise NotImplementedYet("--source is not implemented yet", hint="query the cluster with --cluster")
+    if not cluster:
+        raise UsageError("which cluster? pass --cluster ID (or set ACKAUDIT_CLUSTER)")
+    from ackaudit.services.cluster import ClusterContext
+    from ackaudit.services.investigate import LogstoreSource
+
+    ctx = ClusterContext(cloud(), cluster)
+    return LogstoreSource(ctx.cloud.sls, ctx.project[0], ctx.logstore), ctx
+
+
+def decorate(events: list[dict[str, Any]], catalogue: dict[str, Any], redact: bool) -> list[dict[str, Any]]:
+    """Mark risky programs and mask secrets (unless --no-redact), in place order."""
+    from dataclasses import asdict
+
+    from ackaudit.audit.redact import redact_event
+    from ackaudit.audit.risky import risk_of
+
+    out = []
+    for event in events:
+        risk = risk_of(event, catalogue)
+        event = redact_event(event) if redact else dict(event)
+        event["risk"] = asdict(risk) if risk else None
+        out.append(event)
+    return out
 
 
 def register(app: typer.Typer) -> None:
     @command(app, "query", examples=["ackaudit query --cluster c1234 --pod payments/api-7d9f",
                                      "ackaudit query --cluster c1234 --process rm --since 7d -o jsonl",
                                      "ackaudit query --cluster c1234 --risky --user 2766354627185913",
+                                     "ackaudit query --cluster c1234 --where 'process.cwd: \"/tmp\"' --limit 0",
                                      "ackaudit query --cluster c1234 --follow"])
     def query(
         cluster: OptionalClusterOpt = None,
@@ -26,18 +66,93 @@ def register(app: typer.Typer) -> None:
                                                           show_default=False)] = None,
         user: Annotated[str | None, typer.Option("--user", help="Kubernetes username or Alibaba Cloud UID.",
                                                  show_default=False)] = None,
-        risky: Annotated[bool, typer.Option("--risky", help="Only risky programs.")] = False,
+        container: Annotated[str | None, typer.Option("--container", help="Container name.",
+                                                      show_default=False)] = None,
+        node: Annotated[str | None, typer.Option("--node", help="Node name.", show_default=False)] = None,
+        image: Annotated[str | None, typer.Option("--image", help="Container image (or part of it, e.g. "
+                                                  "nginx:1.25).", show_default=False)] = None,
+        kind: Annotated[str, typer.Option("--kind", help="exec (entering a container), command, or all.")] = "all",
+        risky: Annotated[bool, typer.Option("--risky", help="Only risky programs (the built-in list, or "
+                                            "--risky-programs).")] = False,
+        risky_programs: Annotated[Path | None, typer.Option("--risky-programs", help="Your own risky-program "
+                                                            "list: JSON like the bundled one, or one name per line.",
+                                                            show_default=False)] = None,
         trace: Annotated[str | None, typer.Option("--trace", help="Only this session (traceId).",
                                                   show_default=False)] = None,
-        where: Annotated[str | None, typer.Option("--where", help="A raw SLS search expression, AND-ed.",
-                                                  show_default=False)] = None,
+        where: Annotated[str | None, typer.Option("--where", help="A raw SLS search expression, AND-ed with "
+                                                  "the rest.", show_default=False)] = None,
         since: SinceOpt = None,
         from_: FromOpt = None,
         to: ToOpt = None,
-        limit: Annotated[int, typer.Option("--limit", min=0, help="At most this many events (0 = all).")] = 100,
-        follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events.")] = False,
+        limit: Annotated[int, typer.Option("--limit", min=0, help="At most this many events (0: all).")] = 100,
+        oldest_first: Annotated[bool, typer.Option("--oldest-first", help="Oldest events first.")] = False,
+        follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")] = False,
+        allow_partial: AllowPartialOpt = False,
+        no_redact: NoRedactOpt = False,
         source: SourceOpt = None,
     ) -> None:
-        """Find audit events by pod, program, user and time."""
-        not_yet("query")
+        """Find audit events by pod, program, user, container, node, image and time."""
+        from ackaudit.audit.query import Filters, build_search, parse_pod
+        from ackaudit.audit.risky import builtin_catalogue, load_catalogue
+        from ackaudit.audit.timeparse import window
+        from ackaudit.services.investigate import run_query
 
+        ns, pod_name = parse_pod(pod, namespace)
+        catalogue = load_catalogue(str(risky_programs)) if risky_programs else builtin_catalogue()
+        filters = Filters(namespace=ns, pod=pod_name, processes=list(process or []), user=user,
+                          container=container, node=node, image=image, kind=kind,
+                          risky_programs=sorted(catalogue) if risky or risky_programs else None,
+                          trace_id=trace, where=where)
+        search = build_search(filters)
+        from_time, to_time = window(since=since, from_=from_, to=to, default="24h", now=time.time())
+        src, _ = event_source(cluster, source)
+        result = run_query(src, search, from_time, to_time, limit=limit, oldest_first=oldest_first)
+        events = decorate(result.events, catalogue, not no_redact)
+        if follow:  # like tail -f: the newest events so far, oldest first, then what arrives
+            initial = events if oldest_first else events[::-1]
+            _follow(src, search, initial, catalogue, not no_redact, to_time)
+            return
+        _emit_events(events)
+        _report_completeness(result, limit, allow_partial)
+
+
+def _emit_events(events: list[dict[str, Any]]) -> None:
+    if settings().fmt is OutputFormat.csv:
+        _output.write_csv([_events.csv_row(e) for e in events], _events.CSV_FIELDS)
+        return
+    _output.emit(events, human=lambda _: _output.table([_events.table_row(e) for e in events], _events.TABLE,
+                                                        empty="no events match"))
+
+
+def _report_completeness(result: Any, limit: int, allow_partial: bool) -> None:
+    shown = len(result.events)
+    if result.total is not None and result.total > shown:
+        _output.info(f"showing {shown} of {result.total} matching events; --limit 0 shows all")
+    for warning in result.warnings:
+        _output.warn(warning)
+    if result.partial and not allow_partial:
+        _output.error("the results above may be incomplete", hint="narrow the time range, retry, "
+                      "or accept partial results with --allow-partial")
+        raise typer.Exit(ExitCode.FAILED)
+
+
+def _follow(src: Any, search: str, initial: list[dict[str, Any]], catalogue: Any, redact: bool,
+            since: int) -> None:
+    import json
+    import sys
+
+    from ackaudit.services.investigate import follow
+
+    as_json = settings().fmt in (OutputFormat.json, OutputFormat.jsonl)
+
+    def show(event: dict[str, Any]) -> None:
+        line = json.dumps(event, ensure_ascii=False, default=str) if as_json else _events.stream_line(event)
+        print(line, flush=True)
+
+    seen = {e["eventId"] for e in initial if e.get("eventId")}
+    for event in initial:
+        show(event)
+    _output.info("following new events; Ctrl-C stops")
+    for event in follow(src, search, since, seen=seen):
+        show(decorate([event], catalogue, redact)[0])
+        sys.stdout.flush()

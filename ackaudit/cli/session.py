@@ -2,24 +2,95 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
 import typer
 
-from ackaudit.cli._globals import command
+from ackaudit.cli import _output
+from ackaudit.cli._globals import OutputFormat, command, settings
 from ackaudit.cli._options import OptionalClusterOpt, SinceOpt, SourceOpt
-from ackaudit.cli._pending import not_yet
+from ackaudit.cli.query import NoRedactOpt, event_source
+from ackaudit.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "session", examples=["ackaudit session 9f1c2b7d4e --cluster c1234", "ackaudit session 9f1c2b7d4e --cluster c1234 --format markdown"])
+    @command(app, "session", examples=["ackaudit session 9f1c2b7d4e --cluster c1234",
+                                       "ackaudit session 9f1c2b7d4e --cluster c1234 --format markdown > incident.md",
+                                       "ackaudit session 9f1c2b7d4e --cluster c1234 --since 90d -o json"])
     def session(
-        ident: Annotated[str, typer.Argument(metavar="TRACE_ID", help="The traceId of the session.", show_default=False)],
+        trace_id: Annotated[str, typer.Argument(metavar="TRACE_ID", help="The traceId of the session.",
+                                                show_default=False)],
         cluster: OptionalClusterOpt = None,
         since: SinceOpt = None,
         source: SourceOpt = None,
-        format_: Annotated[str | None, typer.Option("--format", help="markdown: a report to paste into a ticket.",
-                                                    show_default=False)] = None,
+        format_: Annotated[str | None, typer.Option("--format", help="markdown: a report to paste into an "
+                                                    "incident ticket.", show_default=False)] = None,
+        no_redact: NoRedactOpt = False,
     ) -> None:
-        """Show one exec session: who, when, where, every command in order, and the process tree."""
-        not_yet("session")
+        """Show one exec session: who, when, where, every command in order, and the process tree.
+
+        Searches the last 30 days unless --since says otherwise.
+        """
+        from ackaudit.audit.query import term
+        from ackaudit.audit.redact import redact_event
+        from ackaudit.audit.risky import builtin_catalogue
+        from ackaudit.audit.session import build_session, to_markdown
+        from ackaudit.audit.timeparse import window
+        from ackaudit.services.investigate import find_by
+
+        if format_ not in (None, "markdown"):
+            raise UsageError(f"--format {format_!r}: only markdown is supported")
+        since_text = since or "30d"
+        from_time, to_time = window(since=since_text, from_=None, to=None, default="30d", now=time.time())
+        src, _ = event_source(cluster, source)
+        events = find_by(src, term("traceId", trace_id), from_time, to_time, f"session {trace_id}", since_text)
+        if not no_redact:
+            events = [redact_event(e) for e in events]
+        view = build_session(events, builtin_catalogue())
+        if format_ == "markdown":
+            print(to_markdown(view, redact=not no_redact), end="")
+            return
+        if settings().fmt is not OutputFormat.table:
+            _output.emit(view.to_json(), rows=[_command_json(c) for c in view.commands])
+            return
+        _render(view)
+
+
+def _command_json(command: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(command)
+
+
+def _render(view: Any) -> None:
+    from rich.markup import escape
+
+    from ackaudit.audit.session import tree_lines
+
+    console = _output.stdout_console()
+    duration = f"{view.duration_seconds:.0f}s" if view.duration_seconds is not None else "?"
+    who = view.username + (f" (aliuid {view.aliuid})" if view.aliuid and view.aliuid != view.username else "")
+    _output.kv_block([
+        ("session", view.trace_id),
+        ("user", who),
+        ("groups", ", ".join(view.groups) or "-"),
+        ("where", f"{view.cluster_id} {view.namespace}/{view.pod} container {view.container} on {view.node}"
+                  + (f" ({view.host_ip})" if view.host_ip else "")),
+        ("entered with", view.exec_command or "-"),
+        ("when", f"{view.started or '?'} .. {view.ended or '?'} ({duration})"),
+        ("commands", f"{view.counts.get('commands', 0)}, {view.counts.get('risky', 0)} risky, "
+                     f"{view.counts.get('programs', 0)} programs"),
+    ])
+    if not view.has_exec_event:
+        _output.warn("the exec event itself was not found: it may be older than the search window (--since)")
+    console.print("\n[bold]Timeline[/bold]")
+    _output.table([{"time": c.time.replace("T", " ")[:23], "pid": c.pid, "cwd": c.cwd, "command": c.cmdline,
+                    "risk": f"! {c.risk.reason}" if c.risk else ""} for c in view.commands],
+                  [_output.Column("time", "TIME (UTC)", no_wrap=True), _output.Column("pid", "PID"),
+                   _output.Column("cwd", "CWD", max_width=30), _output.Column("command", "COMMAND", max_width=80),
+                   _output.Column("risk", "RISK", style="red", max_width=50)], empty="no commands recorded")
+    console.print("\n[bold]Process tree[/bold]")
+    for prefix, node in tree_lines(view.tree):
+        mark = f"  [red]! {escape(node.risk.name)}[/red]" if node.risk else ""
+        console.print(f"  {escape(prefix)}{escape(node.cmdline or node.name)} [dim]({node.pid})[/dim]{mark}")

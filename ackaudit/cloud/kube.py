@@ -13,6 +13,7 @@ from ackaudit.cloud import calls
 from ackaudit.errors import ApiError, AuthError, ConnectError, UsageError
 
 SERVICE = "Kubernetes"
+_TIMEOUT = (5, 30)   # (connect, read) seconds: a private API server should fail fast
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class KubeClient:
         return client.AppsV1Api(self._api)
 
     def list_nodes(self) -> list[Node]:
-        items = self._call("ListNodes", lambda: self._core().list_node(_request_timeout=30)).items
+        items = self._call("ListNodes", lambda: self._core().list_node(_request_timeout=_TIMEOUT)).items
         nodes = []
         for item in items:
             info = item.status.node_info
@@ -115,7 +116,7 @@ class KubeClient:
 
     def list_daemonsets(self, namespace: str = "kube-system") -> list[DaemonSet]:
         items = self._call("ListDaemonSets",
-                           lambda: self._apps().list_namespaced_daemon_set(namespace, _request_timeout=30)).items
+                           lambda: self._apps().list_namespaced_daemon_set(namespace, _request_timeout=_TIMEOUT)).items
         out = []
         for item in items:
             spec = item.spec.template.spec
@@ -127,7 +128,7 @@ class KubeClient:
 
     def list_pods(self, namespace: str, label_selector: str | None = None) -> list[Pod]:
         items = self._call("ListPods", lambda: self._core().list_namespaced_pod(
-            namespace, label_selector=label_selector or "", _request_timeout=30)).items
+            namespace, label_selector=label_selector or "", _request_timeout=_TIMEOUT)).items
         out = []
         for item in items:
             conditions = {c.type: c.status for c in (item.status.conditions or [])}
@@ -139,7 +140,7 @@ class KubeClient:
     def read_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
         try:
             cm = self._call("ReadConfigMap",
-                            lambda: self._core().read_namespaced_config_map(name, namespace, _request_timeout=30))
+                            lambda: self._core().read_namespaced_config_map(name, namespace, _request_timeout=_TIMEOUT))
         except ApiError as exc:
             if exc.status == 404:
                 return None

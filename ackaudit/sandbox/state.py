@@ -59,7 +59,7 @@ class SandboxState:
         self.resources: dict[str, dict[str, Any]] = {}
         # task_delay: seconds an addon task stays "running"; fail_install: addon names whose
         # install task fails (for tests of the failure path).
-        self.settings: dict[str, Any] = {"task_delay": 3.0, "fail_install": []}
+        self.settings: dict[str, Any] = {"task_delay": 3.0, "fail_install": [], "exec_sleep_cap": 2.0}
         self.meta: dict[str, Any] = {"created": time.time(), "seed": None}
         self._events = None
         # Set by the server when it starts: the base URL kubeconfigs point at (not persisted).

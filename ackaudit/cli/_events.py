@@ -1,0 +1,64 @@
+"""How audit events look in the terminal and in csv; shared by query, session and event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ackaudit.cli._output import Column
+
+CSV_FIELDS = [
+    "time", "kind", "clusterid", "traceId", "eventId", "k8s.user.username", "k8s.user.aliuid",
+    "k8s.pod.namespace", "k8s.pod.name", "k8s.container.name", "k8s.container.image", "host.nodename",
+    "host.hostip", "kubeObject.operation.podExecOptions.container", "kubeObject.operation.podExecOptions.commandStr",
+    "process.name", "process.cmdline", "process.cwd", "process.pid", "process.parentPid", "process.parentName",
+    "process.user.uid", "risk",
+]
+
+TABLE = [
+    Column("when", "TIME (UTC)", no_wrap=True),
+    Column("who", "USER", max_width=36),
+    Column("where", "POD", max_width=48),
+    Column("container", "CONTAINER", max_width=24),
+    Column("what", "COMMAND", max_width=90),
+    Column("cwd", "CWD", max_width=28),
+    Column("mark", "RISK", style="bold red", no_wrap=True),
+]
+
+
+def user_of(event: dict[str, Any]) -> str:
+    return event.get("k8s.user.username") or event.get("k8s.user.aliuid") or "?"
+
+
+def command_of(event: dict[str, Any]) -> str:
+    if event.get("kind") == "Kubernetes":
+        return "exec: " + (event.get("kubeObject.operation.podExecOptions.commandStr") or "")
+    return event.get("process.cmdline") or event.get("process.name") or ""
+
+
+def table_row(event: dict[str, Any]) -> dict[str, str]:
+    time_text = (event.get("time") or "").replace("T", " ")[:19]
+    container = event.get("k8s.container.name") or event.get("kubeObject.operation.podExecOptions.container") or ""
+    risk = event.get("risk")
+    return {
+        "when": time_text,
+        "who": user_of(event),
+        "where": f"{event.get('k8s.pod.namespace', '')}/{event.get('k8s.pod.name', '')}",
+        "container": container,
+        "what": command_of(event),
+        "cwd": event.get("process.cwd") or "",
+        "mark": f"! {risk['name']}" if risk else "",
+    }
+
+
+def stream_line(event: dict[str, Any]) -> str:
+    """One event as one line, for --follow in a terminal or a pipe."""
+    row = table_row(event)
+    mark = f"  [{row['mark']}]" if row["mark"] else ""
+    return f"{row['when']}  {row['who']}  {row['where']}  {row['container']}  {row['what']}{mark}"
+
+
+def csv_row(event: dict[str, Any]) -> dict[str, Any]:
+    row = dict(event)
+    risk = event.get("risk")
+    row["risk"] = risk["name"] if risk else ""
+    return row

@@ -1,0 +1,208 @@
+"""Questions about audit events: query, follow, one session, one event.
+
+Results are complete or say they are not: every page up to the limit is fetched, an incomplete
+page (SLS `progress: Incomplete`) is asked again, and what still stays incomplete is reported.
+The window's end is fixed when a query starts, so events arriving meanwhile cannot shift pages.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from ackaudit.audit.fields import flatten_event
+from ackaudit.errors import CloudError, NotFoundError
+
+PAGE = 100   # SLS returns at most 100 lines per search page
+
+
+class Page(Protocol):
+    rows: list[dict[str, str]]
+    complete: bool
+
+
+class EventSource(Protocol):
+    """Where events come from: a cluster's logstore, or (later) an exported file."""
+
+    description: str
+
+    def get(self, query: str, from_time: int, to_time: int, *, offset: int = 0, line: int = PAGE,
+            reverse: bool = False) -> Page: ...
+
+
+@dataclass
+class LogstoreSource:
+    sls: Any
+    project: str
+    logstore: str
+
+    @property
+    def description(self) -> str:
+        return f"{self.project}/{self.logstore}"
+
+    def get(self, query: str, from_time: int, to_time: int, *, offset: int = 0, line: int = PAGE,
+            reverse: bool = False) -> Page:
+        return self.sls.get_logs(self.project, self.logstore, query, from_time, to_time, offset=offset,
+                                 line=line, reverse=reverse)
+
+
+class IncompleteError(CloudError):
+    pass
+
+
+def _incomplete_retries() -> int:
+    # The SLS SDK already asks again 5 times, 0.5 s apart, inside one call; these are on top.
+    return int(os.environ.get("ACKAUDIT_INCOMPLETE_RETRIES", "2"))
+
+
+@dataclass
+class Fetcher:
+    source: EventSource
+    partial: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def complete(self, query: str, from_time: int, to_time: int, **kwargs: Any) -> Page:
+        page = self.source.get(query, from_time, to_time, **kwargs)
+        for attempt in range(_incomplete_retries()):
+            if page.complete:
+                return page
+            time.sleep(min(2.0, 0.5 * 2 ** attempt))
+            page = self.source.get(query, from_time, to_time, **kwargs)
+        if not page.complete:
+            self.partial = True
+            message = f"results from {self.source.description} stayed incomplete after retrying"
+            if message not in self.warnings:
+                self.warnings.append(message)
+        return page
+
+
+def normalise_time(event: dict[str, Any]) -> dict[str, Any]:
+    """`time` as ISO 8601 UTC (milliseconds), whatever the raw form; from __time__ when absent."""
+    raw = event.get("time")
+    stamp = None
+    if isinstance(raw, str) and raw:
+        try:
+            stamp = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=timezone.utc)
+        except ValueError:
+            stamp = None
+    if stamp is None and event.get("__time__") is not None:
+        stamp = datetime.fromtimestamp(int(event["__time__"]), tz=timezone.utc)
+    if stamp is not None:
+        event["time"] = stamp.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return event
+
+
+def to_event(row: dict[str, str]) -> dict[str, Any]:
+    return normalise_time(flatten_event(row))
+
+
+def sort_key(event: dict[str, Any]) -> tuple[str, int]:
+    return event.get("time") or "", event.get("process.pid") or 0
+
+
+@dataclass
+class QueryResult:
+    events: list[dict[str, Any]]
+    total: int | None        # how many match in the window (None if it could not be counted)
+    query: str
+    from_time: int
+    to_time: int
+    partial: bool
+    warnings: list[str]
+
+
+def count(fetcher: Fetcher, search: str, from_time: int, to_time: int) -> int | None:
+    page = fetcher.complete(f"{search} | select count(1) as n", from_time, to_time)
+    if not page.rows:
+        return None
+    value = page.rows[0].get("n") or page.rows[0].get("_col0")
+    try:
+        return int(float(value)) if value not in (None, "null") else None
+    except ValueError:
+        return None
+
+
+def run_query(source: EventSource, search: str, from_time: int, to_time: int, *, limit: int,
+              oldest_first: bool = False) -> QueryResult:
+    """Up to `limit` events (0: all) matching `search` in [from, to), newest first unless asked."""
+    fetcher = Fetcher(source)
+    total = count(fetcher, search, from_time, to_time)
+    events: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    offset = 0
+    while limit == 0 or len(events) < limit:
+        page = fetcher.complete(search, from_time, to_time, offset=offset, line=PAGE, reverse=not oldest_first)
+        for row in page.rows:
+            event = to_event(row)
+            key = event.get("eventId") or repr(sorted(row.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            events.append(event)
+            if limit and len(events) >= limit:
+                break
+        if len(page.rows) < PAGE:
+            break
+        offset += PAGE
+    return QueryResult(events, total, search, from_time, to_time, fetcher.partial, fetcher.warnings)
+
+
+def follow(source: EventSource, search: str, since: int, *, seen: set[str], interval: float = 2.0,
+           overlap: int = 120, clock: Callable[[], float] = time.time,
+           sleep: Callable[[float], None] = time.sleep) -> Iterator[dict[str, Any]]:
+    """New events as they arrive, oldest first, each once, until the caller stops iterating.
+
+    Events can land in the logstore late, so each poll looks back `overlap` seconds and drops what
+    it has already yielded (by eventId)."""
+    fetcher = Fetcher(source)
+    newest = since
+    while True:
+        now = int(clock())
+        window_from = max(since, newest - overlap)
+        batch = []
+        offset = 0
+        while True:
+            page = fetcher.complete(search, window_from, now + 1, offset=offset, line=PAGE, reverse=False)
+            batch += [to_event(r) for r in page.rows]
+            if len(page.rows) < PAGE:
+                break
+            offset += PAGE
+        for event in sorted(batch, key=sort_key):
+            key = event.get("eventId")
+            if key is None or key in seen:
+                continue
+            seen.add(key)
+            newest = max(newest, int(event.get("__time__") or newest))
+            yield event
+        sleep(interval)
+
+
+def find_by(source: EventSource, search: str, from_time: int, to_time: int, what: str,
+            since_text: str) -> list[dict[str, Any]]:
+    """Every event matching `search` in the window, oldest first; NotFound when there is none."""
+    result = run_query(source, search, from_time, to_time, limit=0, oldest_first=True)
+    if not result.events:
+        raise NotFoundError(f"no {what} in {source.description} in the last {since_text}",
+                            hint="look further back with --since (e.g. --since 180d)")
+    if result.partial:
+        raise CloudError(f"the search for {what} stayed incomplete", hint="retry in a moment")
+    return sorted(result.events, key=sort_key)
+
+
+def raw_event(source: EventSource, event_id: str, from_time: int, to_time: int, since_text: str) -> dict[str, Any]:
+    """The raw row of one event (every field, JSON fields still as text)."""
+    from ackaudit.audit.query import term
+
+    page = Fetcher(source).complete(term("eventId", event_id), from_time, to_time, line=10)
+    rows = [r for r in page.rows if r.get("eventId") == event_id]
+    if not rows:
+        raise NotFoundError(f"no event {event_id} in {source.description} in the last {since_text}",
+                            hint="look further back with --since (e.g. --since 180d)")
+    return rows[0]
+
