@@ -18,6 +18,8 @@ SEQ = "__seq__"
 KEYSET = "__keyset__"
 TIME = "__time__"
 RESERVED = frozenset({SEQ, KEYSET})
+# Values SLS would not accept (dates, decimals...) are stored as their str().
+_ENCODER = json.JSONEncoder(default=str)
 
 
 @dataclass
@@ -67,14 +69,14 @@ class BatchWriter:
 
     def write(self, rows: Iterable[Mapping[str, Any]], out: TextIO, limit: int) -> bool:
         """Write up to `limit` rows; False when `rows` is exhausted."""
-        dumps = json.dumps
+        encode = _ENCODER.encode
         lines = []
         for row in rows:
             keys = tuple(row)
             shape = self._shapes.get(keys) or self._shape(keys)
             if shape.rename is not None:
                 row = {shape.rename[k]: v for k, v in row.items() if k in shape.rename}
-            text = dumps(row, default=str)
+            text = encode(row)
             lines.append(f'{text[:-1]},"{KEYSET}":{shape.keyset_id},"{SEQ}":{self.seq}}}')
             self.seq += 1
             if len(lines) >= limit:

@@ -212,15 +212,14 @@ class EventStore:
 
     def _json_leaves(self, cursor, spellings: dict[str, str]) -> list[tuple[str, str, tuple[str, ...]]]:
         """(leaf column, source key spelling, JSON path) for every leaf of JSON-object fields."""
-        candidates = [s for c, s in spellings.items() if not c.startswith("__")]
-        if not candidates:
-            return []
-        probes = ", ".join(
-            f"json_group_structure(CASE WHEN starts_with(ltrim({quote_identifier(s)}), '{{') "
-            f"THEN TRY_CAST({quote_identifier(s)} AS JSON) END)" for s in candidates)
-        structures = cursor.execute(f"SELECT {probes} FROM stage").fetchone()
         leaves = []
-        for spelling, structure in zip(candidates, structures, strict=True):
+        for spelling in (s for c, s in spellings.items() if not c.startswith("__")):
+            col = quote_identifier(spelling)
+            # Distinct values first: JSON fields repeat a lot (same pod, same user), and
+            # building a structure costs far more than hashing a string.
+            structure = cursor.execute(
+                f"SELECT json_group_structure(TRY_CAST(v AS JSON)) FROM (SELECT DISTINCT {col} AS v FROM stage "
+                f"WHERE starts_with(ltrim({col}), '{{'))").fetchone()[0]
             if structure is None:
                 continue
             for path in leaf_paths(json.loads(structure)):
