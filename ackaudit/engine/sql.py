@@ -105,9 +105,23 @@ def _accept_unix_seconds(tree) -> None:
     from sqlglot import exp
 
     for trunc in tree.find_all(exp.TimestampTrunc, exp.DateTrunc):
-        value = trunc.this
-        if isinstance(value, (exp.Column, exp.Literal, exp.Binary, exp.Paren)) and not value.is_string:
-            value.replace(exp.UnixToTime(this=value.copy()))
+        if _is_unix_seconds(trunc.this):
+            trunc.this.replace(exp.UnixToTime(this=trunc.this.copy()))
+
+
+def _is_unix_seconds(value) -> bool:
+    """`__time__`, a number, or arithmetic on them (`__time__ - __time__ % 60`)."""
+    from sqlglot import exp
+
+    if isinstance(value, exp.Column):
+        return value.name.lower() == "__time__"
+    if isinstance(value, exp.Literal):
+        return not value.is_string
+    if isinstance(value, exp.Paren):
+        return _is_unix_seconds(value.this)
+    if isinstance(value, exp.Binary) and not isinstance(value, (exp.Connector, exp.Predicate)):
+        return _is_unix_seconds(value.left) and _is_unix_seconds(value.right)
+    return False
 
 
 def _apply_limit(tree) -> None:

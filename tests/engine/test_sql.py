@@ -73,6 +73,12 @@ def test_time_functions_accept_unix_seconds(audit):
     assert row == {"ts": "2023-11-14 22:13:20.000", "text": "2023-11-14 22:13:20", "__time__": "1700000000"}
 
 
+def test_date_trunc_keeps_timestamps_as_they_are(audit):
+    rows = audit.sql("process.name: rm | select date_trunc('hour', t) as h, date_trunc('minute', __time__ - 60) as m "
+                     "from (select from_unixtime(__time__) as t, __time__ from log)")
+    assert rows == [{"h": "2023-11-14 22:00:00.000", "m": "2023-11-14 22:12:00.000"}]
+
+
 def test_values_are_strings_in_sls_format(audit):
     [row] = audit.sql("process.name: rm | select null as n, true as yes, 1.5 as half, 7 as seven, "
                       "array[1, 2] as arr, json_extract(k8s, '$.pod') as pod, map(array['a'], array[1]) as m")
