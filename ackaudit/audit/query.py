@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ackaudit.engine.search import quote_value, split_query
 from ackaudit.errors import UsageError
 
 KINDS = ("exec", "command", "all")
@@ -19,9 +20,8 @@ EXEC_EVENTS = "(kind: Kubernetes and kubeObject.operation.kind: PodExec)"
 COMMAND_EVENTS = "kind: Command"
 
 
-def quote(value: str) -> str:
-    """A search value that matches exactly the literal `value` (SLS: backslash escapes inside quotes)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+# One definition of the syntax: the embedded engine's, which parses what this builds.
+quote = quote_value
 
 
 def term(key: str, value: str) -> str:
@@ -104,18 +104,9 @@ def build_search(f: Filters) -> str:
 
 def _checked_where(expr: str) -> str:
     """--where is a search expression only: an SQL part would turn the query into statistics."""
-    in_quotes = escaped = False
-    for ch in expr:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == '"':
-            in_quotes = not in_quotes
-        elif ch == "|" and not in_quotes:
-            raise UsageError("--where takes a search expression; an SQL part (after |) is not allowed")
-    if in_quotes:
-        raise UsageError("--where has an unterminated quote")
     if not expr.strip():
         raise UsageError("--where is empty")
+    _, sql = split_query(expr)
+    if sql or expr.rstrip().endswith("|"):
+        raise UsageError("--where takes a search expression; an SQL part (after |) is not allowed")
     return expr.strip()

@@ -12,7 +12,7 @@ from typing import Any
 
 from ackaudit.cloud.credentials import CredentialSource, resolve_credentials, resolve_region, select_profile
 from ackaudit.cloud.endpoints import Endpoint, cs_endpoint, sls_endpoint
-from ackaudit.errors import UsageError
+from ackaudit.errors import AckAuditError, UsageError
 
 
 @dataclass
@@ -52,7 +52,16 @@ class Cloud:
         from ackaudit.sandbox import open_sandbox
         from ackaudit.sandbox.server import SandboxServer
 
-        state = open_sandbox(sandbox_dir(env))
+        directory = sandbox_dir(env)
+        state = open_sandbox(directory)
+        try:
+            _ = state.events  # open the event store now: another process may hold it
+        except Exception as exc:  # duckdb reports a held lock as an IOException
+            if "lock" not in str(exc).lower():
+                raise
+            raise AckAuditError(f"the sandbox world in {directory} is in use by another process",
+                                hint="stop `ackaudit sandbox start` and retry, or point that server's "
+                                     "settings at it instead of --sandbox") from None
         self._sandbox_server = SandboxServer(state)
         self._sandbox_server.start()
         return self._sandbox_server.client_env()
