@@ -19,7 +19,7 @@ Region cn-hangzhou, account `SANDBOX_ACCOUNT_ID`, four clusters with fixed ids:
   the feature does not support; only a virtual node.
 
 The topology never depends on the seed; the history does. Same seed and same `now` give the same
-world, byte for byte (apart from `meta["created"]`, the wall-clock time the state was made).
+world, byte for byte.
 """
 
 from __future__ import annotations
@@ -91,8 +91,7 @@ def build_world(state: SandboxState, *, seed: int = 1, now: float | None = None)
             created = datetime.fromisoformat(cluster["created"]).timestamp() + 900
             state.projects[log_project_name(cluster["cluster_id"])] = log_project(cluster, created=created)
         _enable_audit_logstore(state, audited, seed=seed, now=now)
-        state.meta["seed"] = seed
-        state.meta["now"] = now
+        state.meta.update(seed=seed, now=now, created=now)
 
 
 def _enable_audit_logstore(state: SandboxState, cluster: dict[str, Any], *, seed: int, now: float) -> None:
