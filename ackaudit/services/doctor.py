@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ackaudit.audit.eligibility import cluster_type_name, cluster_type_problem, judge_node
-from ackaudit.errors import AckAuditError
+from ackaudit.errors import AckAuditError, UsageError
 from ackaudit.services.cluster import AUDIT_ADDON, LOG_ADDONS, ClusterContext
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -82,6 +82,8 @@ def _offered_addons(ctx: ClusterContext) -> dict[str, dict[str, Any]]:
 def _check_nodes(ctx: ClusterContext) -> Check:
     try:
         nodes = ctx.kube.list_nodes()
+    except UsageError:
+        raise  # a bad --kubeconfig is the caller's to fix, not a fact about the cluster
     except AckAuditError as exc:
         return Check("node OS and kernel", FAIL, f"cannot read the nodes: {exc.message}",
                      ["pass --kubeconfig if the API server is not reachable from here"])

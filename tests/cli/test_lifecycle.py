@@ -181,3 +181,58 @@ def test_unknown_cluster_is_exit_3(cli):
         run = cli(command, "--cluster", "c0000000000000000000000000000dead")
         assert run.exit_code == 3, (command, run.stderr)
         assert "not found" in run.stderr
+
+
+def test_enable_sets_retention_in_the_same_run(cli, sandbox):
+    run = cli("enable", "--cluster", ELIGIBLE_CLUSTER_ID, "--retention", "90", "-o", "json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["ttl"] == 90 and run.json()["retention_changed"] is True
+    assert logstore_of(sandbox, ELIGIBLE_CLUSTER_ID)["ttl"] == 90
+
+
+def test_force_on_an_ineligible_cluster_then_status_lists_uncovered_nodes(cli, sandbox):
+    run = cli("enable", "--cluster", INELIGIBLE_CLUSTER_ID, "--force", "-o", "json")
+    assert run.exit_code == 0, run.stderr
+    status = cli("status", "--cluster", INELIGIBLE_CLUSTER_ID, "-o", "json")
+    assert status.exit_code == 0
+    coverage = status.json()["coverage"]
+    assert coverage["covered"] < coverage["total"]
+    assert any("CentOS" in reason or "kernel" in reason for reason in coverage["uncovered"].values())
+    table = cli("status", "--cluster", INELIGIBLE_CLUSTER_ID)
+    assert "is not audited" in table.stderr
+    doctor = cli("doctor", "--cluster", INELIGIBLE_CLUSTER_ID, "-o", "json")
+    assert doctor.exit_code == 5
+    assert any(c["name"] == "node coverage" and c["status"] == "fail" for c in doctor.json()["checks"])
+
+
+def test_doctor_with_a_kubeconfig_file(cli, sandbox, tmp_path, acs_client):
+    import json as _json
+
+    from aliyunsdkcore.request import CommonRequest
+
+    req = CommonRequest(domain=f"127.0.0.1:{sandbox.port}", version="2015-12-15",
+                        uri_pattern=f"/k8s/{ELIGIBLE_CLUSTER_ID}/user_config")
+    req.set_method("GET")
+    config = _json.loads(acs_client.do_action_with_exception(req))["config"]
+    path = tmp_path / "kubeconfig"
+    path.write_text(config)
+    run = cli("doctor", "--cluster", ELIGIBLE_CLUSTER_ID, "--kubeconfig", str(path), "-o", "json")
+    assert run.exit_code == 0, run.stderr
+    missing = cli("doctor", "--cluster", ELIGIBLE_CLUSTER_ID, "--kubeconfig", str(tmp_path / "nope"))
+    assert missing.exit_code == 2 and "cannot read kubeconfig" in missing.stderr
+
+
+def test_disable_remove_alerts(cli, sandbox, sls_client):
+    project = f"k8s-log-{AUDITED_CLUSTER_ID}"
+    for name in (f"ackaudit-{AUDITED_CLUSTER_ID}-exec", "someone-elses-rule"):
+        sls_client.create_alert(project, {"name": name, "displayName": name, "type": "Alert", "state": "Enabled",
+                                          "schedule": {"type": "FixedRate", "interval": "1m"},
+                                          "configuration": {"version": "2.0", "type": "default", "queryList": []}})
+    status = cli("status", "--cluster", AUDITED_CLUSTER_ID, "-o", "json").json()
+    assert [a["name"] for a in status["alerts"]] == [f"ackaudit-{AUDITED_CLUSTER_ID}-exec"]
+    refused = cli("disable", "--cluster", AUDITED_CLUSTER_ID, "--remove-alerts")
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
+    run = cli("disable", "--cluster", AUDITED_CLUSTER_ID, "--remove-alerts", "--yes", "-o", "json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["alerts_removed"] == [f"ackaudit-{AUDITED_CLUSTER_ID}-exec"]
+    assert set(sandbox.state.projects[project]["jobs"]) == {"someone-elses-rule"}
