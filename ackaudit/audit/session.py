@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -32,6 +33,7 @@ _SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"})
 _DOWNLOADERS = frozenset({"curl", "wget"})
 # `curl ... | sh` starts both within milliseconds; nobody types a shell that fast after a download.
 _PIPE_GAP_SECONDS = 1.0
+_YEAR_10000 = 253402300800      # epoch seconds beyond what datetime can show
 _PIPED_SCRIPT = ("remote-code-execution", "Runs a script piped straight from a download (curl | sh): code nobody "
                 "reviewed, fetched at run time.")
 
@@ -182,7 +184,8 @@ def _epoch(event: dict[str, Any]) -> float | None:
         if stamp is not None:
             return (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)).timestamp()
     seconds = event.get("__time__")
-    return float(seconds) if isinstance(seconds, (int, float)) else None
+    in_range = isinstance(seconds, (int, float)) and 0 <= seconds < _YEAR_10000
+    return float(seconds) if in_range else None
 
 
 def _iso_ms(epoch: float) -> str:
@@ -376,7 +379,7 @@ def to_markdown(view: SessionView, *, redact: bool = True) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _summary(view: SessionView, show: Any) -> list[str]:
+def _summary(view: SessionView, show: Callable[[str], str]) -> list[str]:
     who = view.username + (f" (Alibaba Cloud UID {view.aliuid})" if view.aliuid and view.aliuid != view.username
                            else "")
     where = f"{view.namespace}/{view.pod}" if view.namespace else view.pod

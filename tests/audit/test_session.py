@@ -238,3 +238,13 @@ def test_a_program_exec_d_in_place_hangs_under_its_caller():
     events = [command(10, 1, 1, "sh", "containerd-shim"), command(20, 10, 2, "sh -c exec python app.py"),
               command(20, 10, 2.5, "python app.py"), command(21, 20, 3, "ls")]
     assert drawn(build_session(events, CATALOGUE).tree) == "sh\n└─ sh -c exec python app.py\n   └─ python app.py\n      └─ ls"
+
+
+def test_times_fall_back_to_the_receive_time_and_tolerate_garbage():
+    events = [command(10, 1, 1, "sh", "containerd-shim"), command(11, 10, 2, "id"), command(12, 10, 3, "ls")]
+    events[1]["time"], events[1]["__time__"] = "", 1795883722
+    events[2]["time"], events[2]["__time__"] = "not a time", 10**30
+    view = build_session(events, CATALOGUE)
+    assert [c.cmdline for c in view.commands] == ["sh", "id", "ls"]       # an unknown time sorts last
+    assert view.commands[1].time == "2026-11-28T16:35:22.000Z" and view.commands[2].time == "not a time"
+    to_markdown(view)
