@@ -93,7 +93,11 @@ def window(*, since: str | None, from_: str | None, to: str | None, default: str
     if since is not None and (from_ is not None or to is not None):
         raise UsageError("--since cannot be combined with --from/--to", hint="use either --since or --from/--to")
     if since is not None:
-        return parse_time(since, now=now), math.floor(now)
+        try:
+            return parse_time(since, now=now), math.floor(now)
+        except UsageError:
+            # --since is documented as a duration: say so, rather than list every time format.
+            raise UsageError(f"--since {since!r} is not a duration", hint=_DURATION_HELP) from None
     end = parse_time(to, now=now) if to is not None else math.floor(now)
     start = parse_time(from_, now=now) if from_ is not None else end - parse_duration(default)
     if start > end:

@@ -122,3 +122,9 @@ def test_window_bad_default_is_a_usage_error():
 def test_iso_truncates_to_the_second():
     assert iso(NOW) == "2026-11-28T16:42:02Z"
     assert iso(0) == "1970-01-01T00:00:00Z"
+
+
+def test_a_bad_since_is_explained_as_a_duration():
+    with pytest.raises(UsageError, match="--since '7 days' is not a duration") as caught:
+        window(since="7 days", from_=None, to=None, default="24h", now=NOW)
+    assert "30m" in caught.value.hint
