@@ -1,0 +1,87 @@
+"""Filters become SLS searches that match values literally: proved against the embedded engine."""
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ackaudit.audit.query import Filters, build_search, parse_pod
+from ackaudit.engine import EventStore
+from ackaudit.errors import UsageError
+
+P, L = "proj", "audit"
+T0 = 1_790_000_000
+
+
+def row(i, namespace, pod, process, user="alice"):
+    return {"__time__": T0 + i, "kind": "Command", "traceId": f"t{i}", "eventId": f"e{i}",
+            "k8s": json.dumps({"pod": {"namespace": namespace, "name": pod}, "user": {"username": user, "aliuid": ""},
+                               "container": {"name": "app", "image": "registry/lib/nginx:1.25"}}),
+            "process": json.dumps({"name": process, "cmdline": f"{process} -x", "pid": 10 + i})}
+
+
+@pytest.fixture(scope="module")
+def store():
+    s = EventStore(None)
+    s.append(P, L, [row(0, "payments", "api-0", "rm"), row(1, "payments", "api-1", "curl"),
+                    row(2, "web", "front-0", "ls"), row(3, "web", "api-0", "rm", user="system:serviceaccount:ci:bot")])
+    yield s
+    s.close()
+
+
+def ids(store, filters):
+    return sorted(r["eventId"] for r in store.query(P, L, build_search(filters), T0, T0 + 100).rows)
+
+
+def test_filters_combine(store):
+    assert ids(store, Filters(namespace="payments")) == ["e0", "e1"]
+    assert ids(store, Filters(namespace="payments", pod="api-0")) == ["e0"]
+    assert ids(store, Filters(processes=["rm"])) == ["e0", "e3"]
+    assert ids(store, Filters(processes=["rm", "curl"], namespace="payments")) == ["e0", "e1"]
+    assert ids(store, Filters(user="system:serviceaccount:ci:bot")) == ["e3"]
+    assert ids(store, Filters(image="nginx:1.25")) == ["e0", "e1", "e2", "e3"]
+    assert ids(store, Filters(risky_programs=["rm", "sudo"])) == ["e0", "e3"]
+    assert ids(store, Filters(kind="exec")) == []
+    assert ids(store, Filters(where='process.name: "ls" or process.name: "curl"', namespace="web")) == ["e2"]
+
+
+# Names made of what hostile input is made of: quotes, backslashes, operators, wildcards, pipes,
+# colons, keywords, spaces and non-ASCII.
+hostile = st.lists(st.sampled_from(list('ab-.x"\\*?|:() ') + ["and", "or", "not", "名", "é"]),
+                   min_size=1, max_size=12).map(lambda parts: "".join(parts).strip() or "x")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=hostile)
+def test_a_hostile_value_matches_only_itself(value):
+    s = EventStore(None)
+    try:
+        s.append(P, L, [row(0, "payments", value, "rm"), row(1, "payments", "api-1", "rm")])
+        for filters in (Filters(pod=value), Filters(namespace="payments", pod=value), Filters(processes=[value]),
+                        Filters(user=value), Filters(trace_id=value)):
+            got = ids(s, filters)   # never a parse error, never a widened match
+            assert "e1" not in got or value == "api-1"
+        assert "e0" in ids(s, Filters(pod=value)) or not any(c.isalnum() for c in value)
+    finally:
+        s.close()
+
+
+def test_pod_forms():
+    assert parse_pod("payments/api-0", None) == ("payments", "api-0")
+    assert parse_pod("api-0", "payments") == ("payments", "api-0")
+    assert parse_pod(None, "payments") == ("payments", None)
+    for bad in ("/x", "x/", "a/b/c"):
+        with pytest.raises(UsageError):
+            parse_pod(bad, None)
+    with pytest.raises(UsageError):
+        parse_pod("a/b", "c")
+
+
+def test_where_rejects_sql_and_exec_with_process():
+    with pytest.raises(UsageError):
+        build_search(Filters(where="* | select 1"))
+    with pytest.raises(UsageError):
+        build_search(Filters(kind="exec", processes=["rm"]))
+    with pytest.raises(UsageError):
+        build_search(Filters(kind="nope"))
