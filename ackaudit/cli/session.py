@@ -52,15 +52,10 @@ def register(app: typer.Typer) -> None:
             print(to_markdown(view, redact=not no_redact), end="")
             return
         if settings().fmt is not OutputFormat.table:
-            _output.emit(view.to_json(), rows=[_command_json(c) for c in view.commands])
+            data = view.to_json()
+            _output.emit(data, rows=data["commands"])
             return
         _render(view)
-
-
-def _command_json(command: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(command)
 
 
 def _render(view: Any) -> None:

@@ -120,7 +120,7 @@ def test_session_shows_the_exec_and_every_command_with_a_tree(cli, window):
     view = run.json()
     assert view["has_exec_event"] is True and view["username"] == INTRUDER["username"]
     commands = [e for e in everything if e["kind"] == "Command"]
-    assert [c["event_id"] for c in view["commands"]] == [e["eventId"] for e in commands]
+    assert [c["eventId"] for c in view["commands"]] == [e["eventId"] for e in commands]
     assert view["counts"]["commands"] == len(commands)
     # the tree holds every command once, each under its real parent
     seen = []
@@ -128,13 +128,13 @@ def test_session_shows_the_exec_and_every_command_with_a_tree(cli, window):
     def walk(nodes, parent):
         for node in nodes:
             seen.append(node["pid"])
-            command = next(c for c in view["commands"] if c["pid"] == node["pid"])
-            if parent is not None:
-                assert command["parent_pid"] == parent
+            command = next(c for c in view["commands"] if c["eventId"] == node["eventId"])
+            if parent is not None:  # under its parent process, or under the program it replaced (exec)
+                assert parent in (command["process.parentPid"], node["pid"])
             walk(node["children"], node["pid"])
 
     walk(view["tree"], None)
-    assert sorted(seen) == sorted(c["pid"] for c in view["commands"])
+    assert sorted(seen) == sorted(c["process.pid"] for c in view["commands"])
     table = cli("session", trace, "--cluster", C)
     assert "Process tree" in table.stdout and "nsenter" in table.stdout
     markdown = cli("session", trace, "--cluster", C, "--format", "markdown")
