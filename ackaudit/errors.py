@@ -67,7 +67,7 @@ _AUTH_CODES = {
     "SignatureDoesNotMatch", "SignatureNotMatch", "IncompleteSignature", "MissingAuthorization", "Unauthorized",
     "InvalidSecurityToken.Expired", "InvalidSecurityToken.Malformed", "InvalidSecurityToken.MismatchWithAccessKey",
     "SecurityToken.Expired", "SecurityTokenExpired", "Forbidden.RAM", "Forbidden", "ErrorCheckAcl",
-    "NoPermission", "AccessDenied", "InvalidAccessKeyId.NotFound",
+    "NoPermission", "AccessDenied",
 }
 
 
