@@ -221,3 +221,10 @@ def test_hostile_input_is_redacted_fast(line):
     started = time.perf_counter()
     redact_text(line)
     assert time.perf_counter() - started < 3.0
+
+
+@given(st.sampled_from(SECRET_FORMS), secrets, *surroundings)
+def test_redacting_twice_changes_nothing_more(form, secret, before, after):
+    # Callers may redact events and then render them with redaction on again.
+    once = redact_text(before + form.format(s=secret) + after)
+    assert redact_text(once) == once
