@@ -72,8 +72,9 @@ def register(app: typer.Typer) -> None:
         image: Annotated[str | None, typer.Option("--image", help="Container image (or part of it, e.g. "
                                                   "nginx:1.25).", show_default=False)] = None,
         kind: Annotated[str, typer.Option("--kind", help="exec (entering a container), command, or all.")] = "all",
-        risky: Annotated[bool, typer.Option("--risky", help="Only risky programs (the built-in list, or "
-                                            "--risky-programs).")] = False,
+        risky: Annotated[bool, typer.Option("--risky", help="Only programs on the risky list (the built-in "
+                                            "one, or --risky-programs), matched by name. The RISK column "
+                                            "also flags risky behaviour such as base64 -d or curl | sh.")] = False,
         risky_programs: Annotated[Path | None, typer.Option("--risky-programs", help="Your own risky-program "
                                                             "list: JSON like the bundled one, or one name per line.",
                                                             show_default=False)] = None,
