@@ -114,8 +114,11 @@ def table(records: Sequence[Mapping[str, Any]], columns: Sequence[Column], *, ti
     from rich.table import Table
 
     t = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    # On a terminal, columns wrap to fit it; in a pipe, one record stays on one line (for grep).
+    tty = sys.stdout.isatty()
     for c in columns:
-        t.add_column(c.header, style=c.style, max_width=c.max_width, no_wrap=c.no_wrap, overflow="fold")
+        t.add_column(c.header, style=c.style, max_width=c.max_width if tty else None,
+                     no_wrap=c.no_wrap or not tty, overflow="fold")
     for record in records:
         t.add_row(*[_cell(record.get(c.key)) for c in columns])
     stdout_console().print(t)
