@@ -158,13 +158,16 @@ def follow(source: EventSource, search: str, since: int, *, seen: set[str], inte
            sleep: Callable[[float], None] = time.sleep) -> Iterator[dict[str, Any]]:
     """New events as they arrive, oldest first, each once, until the caller stops iterating.
 
-    Events can land in the logstore late, so each poll looks back `overlap` seconds and drops what
-    it has already yielded (by eventId)."""
+    Events can land in the logstore late, so each poll looks back `overlap` seconds (also before
+    `since`, the end of what the caller already showed) and drops what was already yielded, by
+    eventId. Ids older than the look-back are forgotten, so memory stays flat however long it runs.
+    """
     fetcher = Fetcher(source)
     newest = since
+    recent: dict[str, int] = dict.fromkeys(seen, since)
     while True:
         now = int(clock())
-        window_from = max(since, newest - overlap)
+        window_from = newest - overlap
         batch = []
         offset = 0
         while True:
@@ -175,11 +178,13 @@ def follow(source: EventSource, search: str, since: int, *, seen: set[str], inte
             offset += PAGE
         for event in sorted(batch, key=sort_key):
             key = event.get("eventId")
-            if key is None or key in seen:
+            if key is None or key in recent:
                 continue
-            seen.add(key)
-            newest = max(newest, int(event.get("__time__") or newest))
+            stamp = int(event.get("__time__") or newest)
+            recent[key] = stamp
+            newest = max(newest, stamp)
             yield event
+        recent = {k: t for k, t in recent.items() if t >= newest - 2 * overlap}
         sleep(interval)
 
 
