@@ -15,14 +15,22 @@ CSV_FIELDS = [
 ]
 
 TABLE = [
+    Column("mark", "!", style="bold red", no_wrap=True),
     Column("when", "TIME (UTC)", no_wrap=True),
-    Column("who", "USER", max_width=36),
-    Column("where", "POD", max_width=48),
+    Column("who", "USER", max_width=22),
+    Column("where", "POD", max_width=40),
     Column("container", "CONTAINER", max_width=24),
-    Column("what", "COMMAND", max_width=90),
+    Column("what", "COMMAND", max_width=90, min_width=30),
     Column("cwd", "CWD", max_width=28),
-    Column("mark", "RISK", style="bold red", no_wrap=True),
 ]
+# On a terminal narrower than this, CONTAINER and CWD give their room to the command line.
+WIDE = 160
+
+
+def table_columns(width: int | None) -> list[Column]:
+    if width is not None and width < WIDE:
+        return [c for c in TABLE if c.key not in ("container", "cwd")]
+    return TABLE
 
 
 def user_of(event: dict[str, Any]) -> str:
@@ -46,14 +54,15 @@ def table_row(event: dict[str, Any]) -> dict[str, str]:
         "container": container,
         "what": command_of(event),
         "cwd": event.get("process.cwd") or "",
-        "mark": f"! {risk['name']}" if risk else "",
+        "mark": "!" if risk else "",
     }
 
 
 def stream_line(event: dict[str, Any]) -> str:
     """One event as one line, for --follow in a terminal or a pipe."""
     row = table_row(event)
-    mark = f"  [{row['mark']}]" if row["mark"] else ""
+    risk = event.get("risk")
+    mark = f"  [risky: {risk['name']}]" if risk else ""
     return f"{row['when']}  {row['who']}  {row['where']}  {row['container']}  {row['what']}{mark}"
 
 

@@ -25,6 +25,7 @@ class Column:
     style: str | None = None
     max_width: int | None = None
     no_wrap: bool = False
+    min_width: int | None = None
 
 
 def _color_enabled(stream: Any) -> bool:
@@ -41,6 +42,15 @@ def _console(stream: Any) -> Any:
     width = None if getattr(stream, "isatty", lambda: False)() else int(os.environ.get("COLUMNS") or 4096)
     return Console(file=stream, no_color=not color, color_system="auto" if color else None,
                    highlight=False, soft_wrap=False, emoji=False, width=width)
+
+
+def terminal_width() -> int | None:
+    """The width of the terminal stdout writes to, or None when it is not a terminal."""
+    if not sys.stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
 
 
 def stdout_console() -> Any:
@@ -118,7 +128,7 @@ def table(records: Sequence[Mapping[str, Any]], columns: Sequence[Column], *, ti
     tty = sys.stdout.isatty()
     for c in columns:
         t.add_column(c.header, style=c.style, max_width=c.max_width if tty else None,
-                     no_wrap=c.no_wrap or not tty, overflow="fold")
+                     min_width=c.min_width if tty else None, no_wrap=c.no_wrap or not tty, overflow="fold")
     for record in records:
         t.add_row(*[_cell(record.get(c.key)) for c in columns])
     stdout_console().print(t)

@@ -20,11 +20,11 @@ AllowPartialOpt = Annotated[bool, typer.Option(
 
 
 def event_source(cluster: str | None, source_file: str | None) -> tuple[Any, Any]:
-    """(EventSource, ClusterContext or None) for --cluster or --source."""
-    from ackaudit.errors import NotImplementedYet
-
+    """(EventSource, ClusterContext or None) for --cluster or --source (which needs no cluster)."""
     if source_file:
-        raise NotImplementedYet("--source is not implemented yet", hint="query the cluster with --cluster")
+        from ackaudit.services.archive import FileSource
+
+        return FileSource(source_file), None
     if not cluster:
         raise UsageError("which cluster? pass --cluster ID (or set ACKAUDIT_CLUSTER)")
     from ackaudit.services.cluster import ClusterContext
@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
         """Find audit events by pod, program, user, container, node, image and time."""
         from ackaudit.audit.query import Filters, build_search, parse_pod
         from ackaudit.audit.risky import builtin_catalogue, load_catalogue
-        from ackaudit.audit.timeparse import window
+        from ackaudit.services.archive import window_for
         from ackaudit.services.investigate import run_query
 
         ns, pod_name = parse_pod(pod, namespace)
@@ -105,8 +105,8 @@ def register(app: typer.Typer) -> None:
                           risky_programs=sorted(catalogue) if risky or risky_programs else None,
                           trace_id=trace, where=where)
         search = build_search(filters)
-        from_time, to_time = window(since=since, from_=from_, to=to, default="24h", now=time.time())
         src, _ = event_source(cluster, source)
+        from_time, to_time = window_for(src, since=since, from_=from_, to=to, default="24h", now=time.time())
         result = run_query(src, search, from_time, to_time, limit=limit, oldest_first=oldest_first)
         events = decorate(result.events, catalogue, not no_redact)
         if follow:  # like tail -f: the newest events so far, oldest first, then what arrives
@@ -121,7 +121,8 @@ def _emit_events(events: list[dict[str, Any]]) -> None:
     if settings().fmt is OutputFormat.csv:
         _output.write_csv([_events.csv_row(e) for e in events], _events.CSV_FIELDS)
         return
-    _output.emit(events, human=lambda _: _output.table([_events.table_row(e) for e in events], _events.TABLE,
+    columns = _events.table_columns(_output.terminal_width())
+    _output.emit(events, human=lambda _: _output.table([_events.table_row(e) for e in events], columns,
                                                         empty="no events match"))
 
 
