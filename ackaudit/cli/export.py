@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import typer
 
+from ackaudit.cli import _events, _output
+from ackaudit.cli._context import cloud
 from ackaudit.cli._globals import command
 from ackaudit.cli._options import ClusterOpt, FromOpt, SinceOpt, ToOpt
-from ackaudit.cli._pending import not_yet
+from ackaudit.cli.query import NoRedactOpt
+
+_PROGRESS_EVERY = 1.0    # seconds between progress lines, so millions of events print a few hundred
 
 
 def register(app: typer.Typer) -> None:
     @command(app, "export", examples=["ackaudit export --cluster c1234 --since 30d --out audit.jsonl",
-                                      "ackaudit export --cluster c1234 --from 2026-11-01 --out nov.parquet"])
+                                      "ackaudit export --cluster c1234 --from 2026-11-01 --out nov.parquet",
+                                      "ackaudit query --source nov.parquet --process curl"])
     def export(
         cluster: ClusterOpt,
         out: Annotated[str, typer.Option("--out", help="File to write: .jsonl, .csv or .parquet.",
@@ -21,6 +27,42 @@ def register(app: typer.Typer) -> None:
         since: SinceOpt = None,
         from_: FromOpt = None,
         to: ToOpt = None,
+        format_: Annotated[str | None, typer.Option("--format", help="jsonl, csv or parquet (default: from the "
+                                                    "extension of --out).", show_default=False)] = None,
+        force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
+        no_redact: NoRedactOpt = False,
     ) -> None:
-        """Export audit events to a file for archiving and offline analysis (--source)."""
-        not_yet("export")
+        """Export every audit event of a window to a file, for archiving and offline analysis (--source).
+
+        Exports the last 30 days unless --since or --from/--to say otherwise. Secrets in command lines
+        are masked unless --no-redact is given.
+        """
+        from pathlib import Path
+
+        from ackaudit.audit.risky import builtin_catalogue
+        from ackaudit.audit.timeparse import iso, window
+        from ackaudit.services.archive import check_target, export_events, format_of, read_window
+        from ackaudit.services.cluster import ClusterContext
+
+        fmt = format_of(out, format_)
+        check_target(Path(out), force)
+        now = time.time()
+        from_time, to_time = window(since=since, from_=from_, to=to, default="30d", now=now)
+        ctx = ClusterContext(cloud(), cluster)
+        project = ctx.project[0]
+        if no_redact:
+            _output.warn(f"--no-redact: {out} will contain the secrets found in command lines")
+        with _output.progress(f"exporting {project}/{ctx.logstore} from {iso(from_time)} to {iso(to_time)}") as update:
+            last = [0.0]
+
+            def report(written: int, reached: int | None) -> None:
+                if reached is not None and time.monotonic() - last[0] < _PROGRESS_EVERY:
+                    return
+                last[0] = time.monotonic()
+                update(f"{written:,} events written" + (f", at {iso(reached)}" if reached is not None else ""))
+
+            rows = read_window(ctx.cloud.sls, project, ctx.logstore, from_time, to_time, now=now)
+            result = export_events(rows, out, fmt, from_time, to_time, redact=not no_redact, force=force,
+                                   catalogue=builtin_catalogue(), csv_order=_events.CSV_FIELDS, progress=report)
+        _output.emit(result.to_json(), human=lambda _: _output.success(
+            f"{result.events:,} events written to {result.out} ({result.bytes:,} bytes, {fmt})"))

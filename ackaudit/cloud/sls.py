@@ -30,6 +30,12 @@ class LogPage:
     processed_rows: int
 
 
+@dataclass
+class PulledLogs:
+    rows: list[dict[str, str]]   # raw rows in arrival order: every field as a string, with __time__
+    next_cursor: str
+
+
 class SlsClient:
     def __init__(self, region: str, endpoint: Endpoint, credentials: CredentialSource, *,
                  timeout: int = 60) -> None:
@@ -156,6 +162,44 @@ class SlsClient:
         meta = resp.get_body().get("meta", {}) if isinstance(resp.get_body(), dict) else {}
         return LogPage(rows, resp.is_completed(), bool(meta.get("hasSQL", False)),
                        int(meta.get("processedRows") or 0))
+
+    # -- bulk reads (cursors) -----------------------------------------------------------------
+    def shard_ids(self, project: str, logstore: str) -> list[int]:
+        """Every shard, read-only ones included: after a split they still hold the older data."""
+        resp = self.call("ListShards", "list_shards", project, logstore)
+        return sorted(int(s["shardID"]) for s in resp.get_shards_info())
+
+    def cursor_at(self, project: str, logstore: str, shard: int, when: int | str) -> str:
+        """The cursor of the first log received at or after `when` (epoch seconds, "begin" or "end")."""
+        return self.call("GetCursor", "get_cursor", project, logstore, shard, when).get_cursor()
+
+    def pull_logs(self, project: str, logstore: str, shard: int, cursor: str, *, end_cursor: str | None = None,
+                  count: int = 1000) -> PulledLogs:
+        """Up to `count` log groups from `cursor`; `next_cursor == cursor` means nothing more yet."""
+        resp = self.call("PullLogs", "pull_logs", project, logstore, shard, cursor, count=count,
+                         end_cursor=end_cursor)
+        return PulledLogs(_rows_of(resp.get_loggroup_list()), resp.get_next_cursor())
+
+
+def _rows_of(groups: Any) -> list[dict[str, str]]:
+    """Decode protobuf LogGroups into rows shaped like GetLogs rows (tags as `__tag__:key`).
+
+    The SDK falls back to a bytes-typed message when a value is not valid UTF-8; such values are
+    decoded with replacement characters rather than dropping the whole batch."""
+    rows = []
+    for group in groups.LogGroups:
+        shared = {"__source__": _text(group.Source), "__topic__": _text(group.Topic)}
+        shared.update({f"__tag__:{_text(tag.Key)}": _text(tag.Value) for tag in group.LogTags})
+        for log in group.Logs:
+            row = {_text(c.Key): _text(c.Value) for c in log.Contents}
+            row.update(shared)
+            row["__time__"] = str(log.Time)
+            rows.append(row)
+    return rows
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _is_connection_error(message: str) -> bool:

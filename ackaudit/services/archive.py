@@ -1,0 +1,502 @@
+"""Audit events in files: `export` writes a window of a cluster's events to one, and `--source` reads
+one back as an event source, so every query, filter and session works offline as against a cluster.
+
+Export reads in bulk with SLS cursors (GetCursor + PullLogs over every shard) rather than by paging
+GetLogs: PullLogs hands over up to 1000 log groups per call, lz4-compressed, needs no index and does
+no search work, while GetLogs returns at most 100 rows per call and re-runs the search and sorts for
+every page, which gets slower the deeper the offset (bench/bench_export.py measures both).
+
+Files are written to a temporary file next to the target and renamed at the end, so a failure or
+Ctrl-C never leaves a partial file, and an existing file is only replaced when asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ackaudit.audit.fields import FIELD_NAMES, FIELDS, JSON_CONTAINERS, flatten_event
+from ackaudit.audit.timeparse import iso, window
+from ackaudit.errors import UsageError
+
+FORMATS = ("jsonl", "csv", "parquet")
+_EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+
+# Cursors go by the time SLS received a log, not by the log's own `__time__`. A node's clock may run
+# a little ahead of SLS's, and an agent may deliver a log a while after it happened (buffering,
+# retries), so reading starts CLOCK_SKEW before the window and goes on LATE_ARRIVAL after it; rows
+# outside the window are dropped by their `__time__`.
+CLOCK_SKEW = 300
+LATE_ARRIVAL = 900
+PULL_GROUPS = 1000       # the most log groups one PullLogs call returns
+
+
+# -- reading a logstore in bulk ------------------------------------------------------------------
+
+def read_window(sls: Any, project: str, logstore: str, from_time: int, to_time: int, *,
+                now: float) -> Iterator[dict[str, str]]:
+    """Every raw row of the logstore with `from_time <= __time__ < to_time`, shard by shard, in
+    arrival order. The end is fixed before reading, so logs arriving meanwhile cannot make it run on."""
+    last_receive = to_time + LATE_ARRIVAL
+    for shard in sls.shard_ids(project, logstore):
+        cursor = sls.cursor_at(project, logstore, shard, max(0, from_time - CLOCK_SKEW))
+        end_cursor = sls.cursor_at(project, logstore, shard, "end" if last_receive >= now else last_receive)
+        while True:
+            pulled = sls.pull_logs(project, logstore, shard, cursor, end_cursor=end_cursor, count=PULL_GROUPS)
+            for row in pulled.rows:
+                if from_time <= int(row["__time__"]) < to_time:
+                    yield row
+            if pulled.next_cursor == cursor:
+                break
+            cursor = pulled.next_cursor
+
+
+# -- writing files -------------------------------------------------------------------------------
+
+def format_of(path: str, given: str | None) -> str:
+    """The file format: --format when given, else from the file name's extension."""
+    if given:
+        if given not in FORMATS:
+            raise UsageError(f"--format {given!r}: use one of {', '.join(FORMATS)}")
+        return given
+    fmt = _EXTENSIONS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise UsageError(f"cannot tell the format of {path} from its extension",
+                         hint="name it .jsonl, .csv or .parquet, or pass --format")
+    return fmt
+
+
+def csv_columns(leading: Sequence[str]) -> list[str]:
+    """`leading` (the columns `query -o csv` prints, in its order), then every other field of an
+    event, so that a csv export keeps whole events."""
+    rest = [name for name in ("__time__", *FIELD_NAMES) if name not in leading]
+    return [*leading, *rest]
+
+
+class _JsonlWriter:
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed by close()
+
+    def write(self, event: dict[str, Any]) -> None:
+        self._file.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+    abort = close
+
+
+class _CsvWriter:
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        self._file = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed by close()
+        self._columns = list(columns)
+        self._csv = csv.writer(self._file, lineterminator="\n")
+        self._csv.writerow(self._columns)
+
+    def write(self, event: dict[str, Any]) -> None:
+        self._csv.writerow([_csv_cell(key, event.get(key)) for key in self._columns])
+
+    def close(self) -> None:
+        self._file.close()
+
+    abort = close
+
+
+def _csv_cell(key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if key == "risk":                      # as `query -o csv` shows it: the program's name
+        return value.get("name", "") if isinstance(value, dict) else str(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# Parquet column types; every other field is VARCHAR.
+_PARQUET_TYPES = {
+    "__time__": "BIGINT",
+    "time": "TIMESTAMPTZ",
+    "k8s.user.groups": "VARCHAR[]",
+    "k8s.pod.labels": "MAP(VARCHAR, VARCHAR)",
+    "kubeObject.operation.podExecOptions.command": "VARCHAR[]",
+    "risk": "STRUCT(name VARCHAR, category VARCHAR, reason VARCHAR)",
+    **{f.name: {"long": "BIGINT", "bool": "BOOLEAN", "json": "JSON"}[f.value_type]
+       for f in FIELDS if f.value_type != "text" and f.name not in
+       ("k8s.user.groups", "k8s.pod.labels", "kubeObject.operation.podExecOptions.command")},
+}
+
+
+class _ParquetWriter:
+    """Events are staged as JSON lines on disk (memory stays flat), then DuckDB converts the stage
+    to typed parquet columns in one streaming COPY."""
+
+    def __init__(self, path: Path, stage: Path) -> None:
+        self._path, self._stage = path, stage
+        self._lines = _JsonlWriter(stage)
+
+    def write(self, event: dict[str, Any]) -> None:
+        self._lines.write(event)
+
+    def abort(self) -> None:
+        self._lines.close()
+
+    def close(self) -> None:
+        import duckdb
+
+        self._lines.close()
+        columns = {name: _PARQUET_TYPES.get(name, "VARCHAR") for name in ("__time__", *FIELD_NAMES, "risk")}
+        db = duckdb.connect()
+        try:
+            db.execute("SET TimeZone = 'UTC'")
+            db.execute(f"COPY (SELECT * FROM read_json(?, format = 'newline_delimited', columns = ?)) "
+                       f"TO '{_sql_text(str(self._path))}' (FORMAT parquet, COMPRESSION zstd)",
+                       [str(self._stage), columns])
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None
+        finally:
+            db.close()
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
+
+
+@dataclass
+class ExportResult:
+    out: str
+    format: str
+    events: int
+    from_time: int
+    to_time: int
+    bytes: int
+    redacted: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"out": self.out, "format": self.format, "events": self.events, "from": iso(self.from_time),
+                "to": iso(self.to_time), "bytes": self.bytes, "redacted": self.redacted}
+
+
+Progress = Callable[[int, int | None], None]    # (events written, __time__ of the latest one)
+
+
+def export_events(rows: Iterable[dict[str, str]], out: str, fmt: str, from_time: int, to_time: int, *,
+                  redact: bool, force: bool, catalogue: dict[str, Any], csv_order: Sequence[str],
+                  progress: Progress | None = None) -> ExportResult:
+    """Write `rows` (raw audit rows) as flat events, risk-marked and (unless told) redacted."""
+    from ackaudit.audit.redact import redact_event
+    from ackaudit.audit.risky import risk_of
+    from ackaudit.services.investigate import to_event
+
+    target = Path(out)
+    check_target(target, force)
+    token = secrets.token_hex(4)
+    part = target.with_name(f".{target.name}.{token}.part")
+    stage = target.with_name(f".{target.name}.{token}.stage.jsonl")
+    written = 0
+    try:
+        writer = _open_writer(fmt, part, stage, csv_order)
+        try:
+            for row in rows:
+                event = to_event(row)
+                risk = risk_of(event, catalogue)
+                if redact:
+                    event = redact_event(event)
+                event["risk"] = asdict(risk) if risk else None
+                writer.write(event)
+                written += 1
+                if progress is not None and written % 1000 == 0:
+                    progress(written, event.get("__time__"))
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close()
+        if target.exists() and not force:     # it may have appeared while we were reading
+            check_target(target, force)
+        os.replace(part, target)
+    finally:
+        for leftover in (part, stage):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+    if progress is not None:
+        progress(written, None)
+    return ExportResult(str(target), fmt, written, from_time, to_time, target.stat().st_size, redact)
+
+
+def check_target(target: Path, force: bool) -> None:
+    """Refuse to replace a file without `force`, or to write where no file can be."""
+    if target.is_dir():
+        raise UsageError(f"{target} is a directory", hint="give a file name, e.g. audit.jsonl")
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists", hint="pass --force to replace it")
+    if not target.parent.is_dir():
+        raise UsageError(f"cannot write {target}: {target.parent} is not a directory")
+
+
+def _open_writer(fmt: str, part: Path, stage: Path, csv_order: Sequence[str]) -> Any:
+    if fmt == "jsonl":
+        return _JsonlWriter(part)
+    if fmt == "csv":
+        return _CsvWriter(part, csv_columns(csv_order))
+    return _ParquetWriter(part, stage)
+
+
+# -- reading files back --------------------------------------------------------------------------
+
+class ArchiveError(UsageError):
+    """A file that cannot be read as audit events: says which file, and where in it."""
+
+
+_FILE_PROJECT = "file"
+_TEXT_FIELDS = frozenset(f.name for f in FIELDS if f.value_type == "text")
+_CONTAINERS = frozenset(c.lower() for c in JSON_CONTAINERS)
+
+
+@dataclass
+class FilePage:
+    rows: list[dict[str, str]]
+    complete: bool = True
+
+
+class FileSource:
+    """An exported file (jsonl, csv, parquet; or a raw SLS export: a JSON list or JSON lines of raw
+    rows) loaded into an in-memory query engine with the audit logstore's index, so searches, SQL and
+    paging behave exactly as against the cluster's logstore."""
+
+    def __init__(self, path: str) -> None:
+        from ackaudit.audit.index import bundled_index
+        from ackaudit.engine import EventStore
+
+        self.path = path
+        self._logstore = Path(path).name or "events"
+        self._store = EventStore(None)
+        self._store.set_index(_FILE_PROJECT, self._logstore, bundled_index())
+        self.count = self._store.append(_FILE_PROJECT, self._logstore, load_rows(path))
+        self.span = self._store.time_span(_FILE_PROJECT, self._logstore)
+
+    @property
+    def description(self) -> str:
+        return self.path
+
+    def get(self, query: str, from_time: int, to_time: int, *, offset: int = 0, line: int = 100,
+            reverse: bool = False) -> FilePage:
+        from ackaudit.engine.errors import QueryError
+
+        try:
+            result = self._store.query(_FILE_PROJECT, self._logstore, query, from_time, to_time, offset=offset,
+                                       line=line, reverse=reverse)
+        except QueryError as exc:
+            raise UsageError(f"the search cannot run on {self.path}: {exc.message}") from None
+        return FilePage(result.rows)
+
+    def close(self) -> None:
+        self._store.close()
+
+
+def window_for(source: Any, *, since: str | None, from_: str | None, to: str | None, default: str,
+               now: float) -> tuple[int, int]:
+    """The window of --since/--from/--to; for a file given none of them, the whole file."""
+    if isinstance(source, FileSource) and since is None and from_ is None and to is None:
+        return (source.span[0], source.span[1] + 1) if source.span else (0, 1)
+    return window(since=since, from_=from_, to=to, default=default, now=now)
+
+
+def load_rows(path: str) -> Iterator[dict[str, str]]:
+    """The raw rows of a file, as the engine stores them; ArchiveError names the line or row at fault."""
+    file = Path(path)
+    if not file.is_file():
+        raise ArchiveError(f"{path}: no such file" if not file.exists() else f"{path}: not a file")
+    if file.suffix.lower() == ".parquet" or _starts_with(file, _PARQUET_MAGIC):
+        yield from _parquet_rows(path)
+    elif file.suffix.lower() == ".csv":
+        yield from _csv_rows(path)
+    else:
+        yield from _json_rows(path)
+
+
+_PARQUET_MAGIC = b"PAR1"
+
+
+def _starts_with(file: Path, magic: bytes) -> bool:
+    try:
+        with open(file, "rb") as handle:
+            return handle.read(len(magic)) == magic
+    except OSError:
+        return False
+
+
+def _json_rows(path: str) -> Iterator[dict[str, str]]:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096).lstrip()
+            handle.seek(0)
+            if head.startswith(b"["):        # one JSON list, as SLS console exports and `query -o json` give
+                try:
+                    records = json.loads(_utf8(handle.read(), path, "the file"))
+                except ValueError as exc:
+                    raise ArchiveError(f"{path}: not valid JSON: {exc}") from None
+                if not isinstance(records, list):
+                    raise ArchiveError(f"{path}: not a JSON list of events")
+                for number, record in enumerate(records, start=1):
+                    yield _raw_row(record, path, f"item {number}")
+                return
+            for number, line in enumerate(handle, start=1):
+                text = _utf8(line, path, f"line {number}")
+                if not text.strip():
+                    continue
+                try:
+                    record = json.loads(text)
+                except ValueError as exc:
+                    raise ArchiveError(f"{path}: line {number}: not valid JSON: {exc}") from None
+                yield _raw_row(record, path, f"line {number}")
+    except OSError as exc:
+        raise ArchiveError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _utf8(data: bytes, path: str, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ArchiveError(f"{path}: {where}: not UTF-8 text") from None
+
+
+def _csv_rows(path: str) -> Iterator[dict[str, str]]:
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                return
+            if not {"time", "__time__"} & set(header):
+                raise ArchiveError(f"{path}: line 1: no time or __time__ column: not an exported csv")
+            for record in reader:
+                where = f"line {reader.line_num}"
+                if len(record) != len(header):
+                    raise ArchiveError(f"{path}: {where}: {len(record)} fields where the header has "
+                                       f"{len(header)}")
+                yield _raw_row(_csv_present(dict(zip(header, record, strict=True))), path, where)
+    except UnicodeDecodeError:
+        raise ArchiveError(f"{path}: not UTF-8 text") from None
+    except csv.Error as exc:
+        raise ArchiveError(f"{path}: not valid csv: {exc}") from None
+    except OSError as exc:
+        raise ArchiveError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _csv_present(record: dict[str, str]) -> dict[str, str]:
+    """A csv cannot tell an absent field from an empty one. An empty cell is taken as absent, unless
+    it is text beside other values of the same object (a service account's empty `k8s.user.aliuid`)."""
+    present = {k: v for k, v in record.items() if v != ""}
+    parents = {k.rsplit(".", 1)[0] for k in present if "." in k}
+    for key, value in record.items():
+        if value == "" and key in _TEXT_FIELDS and "." in key and key.rsplit(".", 1)[0] in parents:
+            present[key] = ""
+    return present
+
+
+def _parquet_rows(path: str) -> Iterator[dict[str, str]]:
+    import duckdb
+
+    db = duckdb.connect()
+    try:
+        db.execute("SET TimeZone = 'UTC'")
+        try:
+            result = db.execute("SELECT * FROM read_parquet(?)", [path])
+        except duckdb.Error as exc:
+            raise ArchiveError(f"{path}: not a readable parquet file: {str(exc).splitlines()[0]}") from None
+        names = [d[0] for d in result.description]
+        number = 0
+        while batch := result.fetchmany(10_000):
+            for values in batch:
+                number += 1
+                record = {k: _plain(v) for k, v in zip(names, values, strict=True) if v is not None}
+                yield _raw_row(record, path, f"row {number}")
+    finally:
+        db.close()
+
+
+def _plain(value: Any) -> Any:
+    """Parquet values as JSON would hold them (timestamps as ISO text)."""
+    if isinstance(value, datetime):
+        stamp = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return stamp.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value
+
+
+def _raw_row(record: Any, path: str, where: str) -> dict[str, str]:
+    """A file record as a raw row: a raw one (JSON-typed `k8s`, `process`, ... fields) as it is, a
+    flat one (dotted names) nested back into those fields, so the same dotted keys find it."""
+    if not isinstance(record, dict):
+        raise ArchiveError(f"{path}: {where}: not a JSON object")
+    raw = _from_raw(record) if any(str(k).lower() in _CONTAINERS for k in record) else _from_flat(record)
+    stamp = _receive_time(raw, record)
+    if stamp is None:
+        raise ArchiveError(f"{path}: {where}: no usable time (__time__ or time)")
+    raw["__time__"] = str(stamp)
+    return raw
+
+
+def _from_raw(record: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for key, value in record.items():
+        if value is None:
+            continue
+        if isinstance(value, (dict, list)):
+            out[str(key)] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        elif isinstance(value, bool):
+            out[str(key)] = "true" if value else "false"
+        else:
+            out[str(key)] = str(value)
+    return out
+
+
+def _from_flat(record: dict[str, Any]) -> dict[str, str]:
+    flat = flatten_event(record)          # names in the audit log's casing, values typed
+    raw: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for f in FIELDS:
+        if f.name not in flat:
+            continue
+        value = flat[f.name]
+        if f.container is None:
+            raw[f.name] = value
+            continue
+        node = nested.setdefault(f.container, {})
+        for key in f.path[:-1]:
+            node = node.setdefault(key, {})
+        node[f.path[-1]] = value
+    for container, obj in nested.items():
+        raw[container] = obj
+    if "__time__" in flat:
+        raw["__time__"] = flat["__time__"]
+    return _from_raw(raw)
+
+
+def _receive_time(raw: dict[str, str], record: dict[str, Any]) -> int | None:
+    text = raw.get("__time__")
+    if text not in (None, ""):
+        try:
+            return math.floor(float(text))
+        except ValueError:
+            return None
+    stamp = raw.get("time") or record.get("time")
+    if not isinstance(stamp, str) or not stamp:
+        return None
+    try:
+        parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return math.floor(parsed.timestamp())
+
