@@ -60,9 +60,15 @@ def default_policy() -> RetryPolicy:
     return RetryPolicy(base=base)
 
 
+def default_retryable(exc: ApiError | ConnectError) -> bool:
+    return exc.retryable if isinstance(exc, ApiError) else True
+
+
 def call(service: str, action: str, fn: Callable[[], tuple[T, str | None]],
-         policy: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep) -> T:
-    """Run `fn` (which returns (result, request_id) or raises ApiError/ConnectError) with retries."""
+         policy: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
+         retryable: Callable[[ApiError | ConnectError], bool] = default_retryable) -> T:
+    """Run `fn` (which returns (result, request_id) or raises ApiError/ConnectError) with retries
+    while `retryable(error)` says so."""
     policy = policy or default_policy()
     started = time.monotonic()
     for attempt in range(1, policy.attempts + 1):
@@ -72,9 +78,8 @@ def call(service: str, action: str, fn: Callable[[], tuple[T, str | None]],
         except (ApiError, ConnectError) as exc:
             code = exc.code if isinstance(exc, ApiError) else "ConnectError"
             _emit(CallRecord(service, action, time.monotonic() - t0, exc.request_id, code, attempt))
-            retryable = exc.retryable if isinstance(exc, ApiError) else True
             delay = random.uniform(0, min(policy.cap, policy.base * 2 ** (attempt - 1)))
-            if not retryable or attempt == policy.attempts or time.monotonic() - started + delay > policy.budget:
+            if not retryable(exc) or attempt == policy.attempts or time.monotonic() - started + delay > policy.budget:
                 raise
             sleep(delay)
             continue

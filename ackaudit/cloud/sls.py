@@ -73,7 +73,7 @@ class SlsClient:
             request_id = resp.get_request_id() if hasattr(resp, "get_request_id") else None
             return resp, request_id
 
-        return calls.call(SERVICE, action, attempt)
+        return calls.call(SERVICE, action, attempt, retryable=_only_throttling)
 
     # -- projects and logstores --------------------------------------------------------------
     def get_project(self, project: str) -> dict[str, Any]:
@@ -200,6 +200,12 @@ def _rows_of(groups: Any) -> list[dict[str, str]]:
 
 def _text(value: str | bytes) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _only_throttling(exc: ApiError | ConnectError) -> bool:
+    """The SDK itself already retried 5xx and connection errors (10 times, 1 s apart);
+    retrying those again would multiply the wait. Throttling it does not retry."""
+    return isinstance(exc, ApiError) and exc.retryable and (exc.status or 0) < 500
 
 
 def _is_connection_error(message: str) -> bool:
