@@ -10,6 +10,7 @@ only adds throttling on top.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,10 @@ from typing import Any
 from ackaudit.cloud import calls
 from ackaudit.cloud.credentials import CredentialSource
 from ackaudit.cloud.endpoints import Endpoint
-from ackaudit.errors import ApiError, ConnectError
+from ackaudit.errors import ApiError, ConnectError, ExitCode
 
 SERVICE = "SLS"
+_RECORD_PAGE = 100
 
 
 @dataclass
@@ -147,6 +149,62 @@ class SlsClient:
     def delete_alert(self, project: str, name: str) -> None:
         self.call("DeleteAlert", "delete_alert", project, name)
 
+    def get_alert(self, project: str, name: str) -> dict[str, Any] | None:
+        """The rule's stored detail, or None when there is no such rule."""
+        try:
+            return self.call("GetAlert", "get_alert", project, name).get_entity()
+        except ApiError as exc:
+            if exc.code == "JobNotExist" or exc.exit_code == ExitCode.NOT_FOUND:
+                return None
+            raise
+
+    def create_alert(self, project: str, detail: dict[str, Any]) -> None:
+        self.call("CreateAlert", "create_alert", project, detail)
+
+    def update_alert(self, project: str, detail: dict[str, Any]) -> None:
+        self.call("UpdateAlert", "update_alert", project, detail)
+
+    # -- alert resources and their records (account level: no project) --------------------------
+    def resource_exists(self, name: str) -> bool:
+        try:
+            self.call("GetResource", "get_resource", name)
+        except ApiError as exc:
+            if exc.exit_code == ExitCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    def get_record(self, resource: str, record_id: str) -> dict[str, Any] | None:
+        """`{"id", "tag", "value" (decoded), "last_modify_time"}`, or None when absent."""
+        try:
+            body = self.call("GetResourceRecord", "get_resource_record", resource, record_id).get_body()
+        except ApiError as exc:
+            if exc.exit_code == ExitCode.NOT_FOUND:
+                return None
+            raise
+        return _record(body)
+
+    def list_records(self, resource: str) -> list[dict[str, Any]]:
+        """Every record of the resource, in the shape of get_record."""
+        records: list[dict[str, Any]] = []
+        while True:
+            body = self.call("ListResourceRecords", "list_resource_records", resource,
+                             offset=len(records), size=_RECORD_PAGE).get_body()
+            items = body.get("items") or []
+            records += [_record(item) for item in items]
+            if len(items) < _RECORD_PAGE or len(records) >= int(body.get("total") or 0):
+                return records
+
+    def upsert_record(self, resource: str, record_id: str, tag: str, value: dict[str, Any]) -> None:
+        """Create or replace one record (idempotent, cloud-apis §4.5)."""
+        from aliyun.log.resource_params import ResourceRecord
+
+        self.call("UpsertResourceRecord", "upsert_resource_record", resource,
+                  [ResourceRecord(record_id=record_id, tag=tag, value=value)])
+
+    def delete_records(self, resource: str, record_ids: list[str]) -> None:
+        self.call("DeleteResourceRecord", "delete_resource_record", resource, list(record_ids))
+
     # -- queries -----------------------------------------------------------------------------
     def get_logs(self, project: str, logstore: str, query: str, from_time: int, to_time: int, *,
                  offset: int = 0, line: int = 100, reverse: bool = False) -> LogPage:
@@ -200,6 +258,18 @@ def _rows_of(groups: Any) -> list[dict[str, str]]:
 
 def _text(value: str | bytes) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _record(raw: dict[str, Any]) -> dict[str, Any]:
+    """A resource record with its value decoded (it travels as a JSON string)."""
+    value = raw.get("value")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    return {"id": raw.get("id"), "tag": raw.get("tag"), "value": value if isinstance(value, dict) else None,
+            "last_modify_time": raw.get("last_modify_time")}
 
 
 def _only_throttling(exc: ApiError | ConnectError) -> bool:
