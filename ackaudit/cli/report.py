@@ -2,26 +2,184 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import shlex
+import time
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from ackaudit.cli._globals import command
-from ackaudit.cli._options import OptionalClusterOpt, SinceOpt, SourceOpt
-from ackaudit.cli._pending import not_yet
+from ackaudit.cli import _output
+from ackaudit.cli._globals import OutputFormat, command, settings
+from ackaudit.cli._options import FromOpt, OptionalClusterOpt, SinceOpt, SourceOpt, ToOpt
+from ackaudit.cli.query import NoRedactOpt, event_source
+from ackaudit.errors import UsageError
+
+FORMATS = ("markdown", "html")
+_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+# The terminal shows fewer risky commands than the files: the rest is one `-o json` away.
+TERMINAL_RISKY = 20
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "report", examples=["ackaudit report --cluster c1234 --since 7d",
-                                      "ackaudit report --cluster c1234 --format html --out audit.html"])
+    @command(app, "report", examples=["ackaudit report --cluster c1234",
+                                      "ackaudit report --cluster c1234 --since 30d -o json",
+                                      "ackaudit report --cluster c1234 --format html --out audit.html",
+                                      "ackaudit report --cluster c1234 --from 2026-11-01 --to 2026-12-01 "
+                                      "--out november.md"])
     def report(
         cluster: OptionalClusterOpt = None,
         since: SinceOpt = None,
-        format_: Annotated[str | None, typer.Option("--format", help="markdown or html (with --out).",
-                                                    show_default=False)] = None,
-        out: Annotated[str | None, typer.Option("--out", help="Write the report to this file.",
-                                                show_default=False)] = None,
+        from_: FromOpt = None,
+        to: ToOpt = None,
+        format_: Annotated[str | None, typer.Option("--format", help="markdown or html: a file to share "
+                                                    "(to --out, or stdout).", show_default=False)] = None,
+        out: Annotated[str | None, typer.Option("--out", help="Write the report to this file (.md or .html "
+                                                "picks the format).", show_default=False)] = None,
+        force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
+        timezone: Annotated[str | None, typer.Option("--timezone", help="Show times and judge night hours in "
+                                                     "this zone (default: the cluster region's; UTC for "
+                                                     "--source).", show_default=False)] = None,
+        risky_programs: Annotated[Path | None, typer.Option("--risky-programs", help="Your own risky-program "
+                                                            "list: JSON like the bundled one, or one name per line.",
+                                                            show_default=False)] = None,
+        no_redact: NoRedactOpt = False,
         source: SourceOpt = None,
     ) -> None:
-        """Summarise who entered which containers and what they ran: in the terminal or as a file."""
-        not_yet("report")
+        """Summarise who entered which containers and what they ran: in the terminal or as a file.
+
+        Covers the last 7 days unless --since or --from/--to say otherwise. Sessions worth a look
+        come first: the most risky commands, then entries between 00:00 and 06:00 local time.
+        """
+        from ackaudit.audit.risky import builtin_catalogue, load_catalogue
+        from ackaudit.audit.timeparse import window
+        from ackaudit.services.report import build_report, region_zone, zone_named
+        from ackaudit.services.report_render import check_target, save, to_html, to_markdown
+
+        file_format = _file_format(format_, out)
+        if out:
+            check_target(out, force)
+        now = time.time()
+        from_time, to_time = window(since=since, from_=from_, to=to, default="7d", now=now)
+        catalogue = load_catalogue(str(risky_programs)) if risky_programs else builtin_catalogue()
+        src, ctx = event_source(cluster, source)
+        if timezone:
+            zone = zone_named(timezone, to_time)
+        else:
+            zone = region_zone((ctx.detail.get("region_id") or ctx.cloud.region) if ctx else None, to_time)
+        locator = f"--source {shlex.quote(source)}" if source else f"--cluster {cluster}"
+        with _output.progress(f"summarising {src.description}"):
+            result = build_report(src, from_time, to_time, catalogue=catalogue, zone=zone, now=now,
+                                  redact=not no_redact, cluster_id=ctx.cluster_id if ctx else None,
+                                  session_locator=locator)
+        for warning in result.warnings:
+            _output.warn(warning)
+        if file_format:
+            text = to_markdown(result) if file_format == "markdown" else to_html(result)
+            if out:
+                save(out, text, force=force)
+                _output.success(f"wrote the {file_format} report to {out}")
+            else:
+                print(text, end="")
+            return
+        if result.empty and settings().fmt is OutputFormat.table:
+            _output.info(f"no container was entered and no command was recorded in {src.description} "
+                         "in this window; look further back with --since (e.g. --since 30d)")
+            return
+        data = result.to_json()
+        _output.emit(data, rows=data["risky_commands"], human=lambda console: _render(result, console))
+
+
+def _file_format(format_: str | None, out: str | None) -> str | None:
+    if format_ is not None and format_ not in FORMATS:
+        raise UsageError(f"--format {format_!r}: choose markdown or html")
+    if format_ is None and out is not None:
+        inferred = _SUFFIXES.get(Path(out).suffix.lower())
+        if inferred is None:
+            raise UsageError(f"which format for {out}? name it .md or .html, or pass --format markdown|html")
+        return inferred
+    return format_
+
+
+def _render(report: Any, console: Any) -> None:
+    from rich.markup import escape
+
+    from ackaudit.services import report_render as show
+
+    t = report.totals
+    title = f"Container operation audit: {report.cluster_id}" if report.cluster_id else "Container operation audit"
+    console.print(f"[bold]{escape(title)}[/bold]")
+    console.print(f"[dim]{escape(report.source)}, {escape(show.window_line(report))}[/dim]")
+    _output.kv_block([
+        ("containers entered", f"{t['sessions']} sessions, {t['pods']} pods, {t['users']} users"),
+        ("commands", f"{t['commands']} ({t['programs']} programs), {t['risky_commands']} risky"),
+        ("activity", f"{show.local_time(report, t['first_activity'])} .. {show.local_time(report, t['last_activity'])}"),
+    ])
+    _heading(console, show.activity_heading(report))
+    buckets = report.activity["buckets"]
+    largest = max((b["sessions"] for b in buckets), default=0)
+    label_width = max((len(b["label"]) for b in buckets), default=0)
+    bar_width = max(10, min(50, (console.width or 80) - label_width - 12))
+    for b in buckets:
+        bar = show.unicode_bar(b["sessions"], largest, bar_width)
+        console.print(f"  {escape(b['label']).ljust(label_width)}  [cyan]{bar}[/cyan] {b['sessions']}")
+
+    _heading(console, "Sessions worth a look")
+    if not report.sessions_to_review:
+        console.print("  none: no session ran a risky command or started between 00:00 and 06:00")
+    for i, s in enumerate(report.sessions_to_review, start=1):
+        why = ", ".join(filter(None, [f"{s['risky_commands']} risky" if s["risky_commands"] else "",
+                                      f"night {s['local_start']}" if s["unusual_hour"] else ""]))
+        console.print(f"  {i:>2}. [bold]{escape(s['trace_id'])}[/bold]  [red]{escape(why)}[/red]")
+        console.print(f"      {escape(s['username'])} in {escape(s['namespace'])}/{escape(s['pod'])}, "
+                      f"{escape(show.local_time(report, s['started'], seconds=False))}, {s['commands']} commands",
+                      overflow="fold")
+    _more(console, report.sessions_to_review_more, "sessions")
+    if report.sessions_to_review:
+        example = report.sessions_to_review[0]["command"].replace(report.sessions_to_review[0]["trace_id"], "ID", 1)
+        console.print(f"  [dim]open one with: {escape(example)}[/dim]", overflow="fold")
+
+    _heading(console, "Top users")
+    _output.table([{**u, "user": show.user_label(u), "aliuid": u["aliuid"] or "-",
+                    "last_seen": show.local_time(report, u["last_seen"], seconds=False)} for u in report.top_users],
+                  [_output.Column("user", "USER", max_width=48), _output.Column("aliuid", "ALIUID"),
+                   _output.Column("sessions", "SESSIONS"), _output.Column("commands", "CMDS"),
+                   _output.Column("risky_commands", "RISKY", style="red"), _output.Column("pods", "PODS"),
+                   _output.Column("last_seen", show.time_header(report, "LAST SEEN"), no_wrap=True)], empty="  nobody")
+    _heading(console, "Top namespaces")
+    _output.table(report.top_namespaces, [_output.Column("namespace", "NAMESPACE"),
+                                          _output.Column("sessions", "SESSIONS"), _output.Column("pods", "PODS"),
+                                          _output.Column("users", "USERS")], empty="  none")
+    _heading(console, "Top pods entered")
+    _output.table([{**p, "pod": f"{p['namespace']}/{p['pod']}"} for p in report.top_pods],
+                  [_output.Column("pod", "POD"), _output.Column("sessions", "SESSIONS"),
+                   _output.Column("users", "USERS")], empty="  none")
+    _heading(console, "Top programs")
+    _output.table([{**p, "risky": "risky" if p["risky"] else ""} for p in report.top_programs],
+                  [_output.Column("program", "PROGRAM"), _output.Column("runs", "RUNS"),
+                   _output.Column("sessions", "SESSIONS"), _output.Column("users", "USERS"),
+                   _output.Column("risky", "", style="red")], empty="  none")
+    _heading(console, "Risky programs")
+    _output.table(report.risky_programs,
+                  [_output.Column("program", "PROGRAM"), _output.Column("category", "CATEGORY", style="red", no_wrap=True),
+                   _output.Column("runs", "RUNS"), _output.Column("sessions", "SESSIONS"),
+                   _output.Column("reason", "WHY")], empty="  none")
+    _heading(console, "Risky commands, newest first")
+    shown = report.risky_commands[:TERMINAL_RISKY]
+    _output.table([{**c, "time": show.local_time(report, c["time"], seconds=False)[5:],
+                    "pod": f"{c['namespace']}/{c['pod']}"} for c in shown],
+                  [_output.Column("time", show.time_header(report, "TIME"), no_wrap=True), _output.Column("username", "USER", max_width=18),
+                   _output.Column("pod", "POD", max_width=24), _output.Column("cmdline", "COMMAND"),
+                   _output.Column("category", "RISK", style="red", max_width=20)], empty="  none")
+    _more(console, len(report.risky_commands) - len(shown) + report.risky_commands_more, "risky commands")
+
+
+def _heading(console: Any, text: str) -> None:
+    from rich.markup import escape
+
+    console.print(f"\n[bold]{escape(text)}[/bold]")
+
+
+def _more(console: Any, count: int, what: str) -> None:
+    if count > 0:
+        console.print(f"  [dim]…and {count} more {what}: see -o json, or --format html --out FILE[/dim]")
