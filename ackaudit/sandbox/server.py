@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ackaudit.sandbox import signatures
+from ackaudit.sandbox import signatures, webhooks
 from ackaudit.sandbox.faults import Fault, FaultRegistry
 from ackaudit.sandbox.http import Request, Response
 from ackaudit.sandbox.state import (
@@ -57,7 +57,8 @@ def sls_project_and_region(host: str) -> tuple[str | None, str]:
 
 
 def classify(req: Request) -> str | None:
-    """Which emulated service a request is for: admin, kube, ack, sls (None: none of them)."""
+    """Which emulated service a request is for: admin, kube, ack, sls, webhook (chat robots; None:
+    none of them)."""
     if req.path.startswith("/_sandbox/"):
         return "admin"
     if req.path.startswith("/kube/"):
@@ -67,6 +68,8 @@ def classify(req: Request) -> str | None:
         return "sls"
     if auth.startswith("acs ") or "x-acs-version" in req.headers or _ACK_HOST.match(req.host):
         return "ack"
+    if webhooks.serves(req.path):
+        return "webhook"
     if req.host.endswith(_SLS_HOST_SUFFIX):
         return "sls"
     return None
@@ -187,6 +190,11 @@ class SandboxServer:
         service = classify(req)
         if service == "admin":
             return self._admin(req, client_ip)
+        if service == "webhook":
+            resp = webhooks.handle(self.state, req)
+            self.record({"time": time.time(), "method": req.method, "service": service, "path": req.path,
+                         "project": None, "status": resp.status, "action": None})
+            return resp
         if service is None:
             return Response.json({"message": f"the sandbox serves no API at {req.host}{req.path}"}, 404)
         request_id = _request_id()
@@ -302,6 +310,10 @@ class SandboxServer:
                 return Response.json({"requests": self.recent_requests()})
             if route == ("PUT", "/_sandbox/settings"):
                 return self._put_settings(req.json())
+            if req.path.startswith("/_sandbox/webhooks"):
+                resp = webhooks.admin(self.state, req)
+                if resp is not None:
+                    return resp
         except (ValueError, TypeError, AttributeError) as e:
             return Response.json({"message": str(e)}, 400)
         return Response.json({"message": f"no admin route {req.method} {req.path}"}, 404)

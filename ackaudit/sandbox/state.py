@@ -28,6 +28,8 @@ projects[name] = {"projectName", "region", "description", "createTime",
                   "logstores": {name: logstore_config}, "indexes": {logstore: index_config},
                   "jobs": {name: job}, "dashboards": {name: dashboard}}
 resources[name] = {"name", "type", "description", "records": {record_id: record}}
+robots["<kind>:<token>"] = {"kind", "token", "secret", "keywords": [...]}   # chat robots (webhooks.py)
+webhook_messages = [{"time", "kind", "token", "status", "accepted", "answer", "body"}]   # not persisted
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ SANDBOX_ACCESS_KEY_ID = "sandbox"
 SANDBOX_ACCESS_KEY_SECRET = "sandbox"
 SANDBOX_ACCOUNT_ID = "1380000000000001"   # the emulated Alibaba Cloud account (aliuid)
 
-_PERSISTED = ("clusters", "tasks", "projects", "resources", "settings", "meta")
+_PERSISTED = ("clusters", "tasks", "projects", "resources", "robots", "settings", "meta")
 
 
 class SandboxState:
@@ -57,6 +59,9 @@ class SandboxState:
         self.tasks: dict[str, dict[str, Any]] = {}
         self.projects: dict[str, dict[str, Any]] = {}
         self.resources: dict[str, dict[str, Any]] = {}
+        self.robots: dict[str, dict[str, Any]] = {}
+        # What the emulated robots received, newest last; kept in memory only.
+        self.webhook_messages: list[dict[str, Any]] = []
         # task_delay: seconds an addon task stays "running"; fail_install: addon names whose
         # install task fails (for tests of the failure path).
         self.settings: dict[str, Any] = {"task_delay": 3.0, "fail_install": [], "exec_sleep_cap": 2.0}
