@@ -194,21 +194,22 @@ def activity_svg(report: Report) -> str:
     """The sessions per period as an inline SVG bar chart (prints without background colours)."""
     buckets = report.activity["buckets"]
     largest = max((b["sessions"] for b in buckets), default=0) or 1
-    height, top, bottom, left = 150, 16, 34, 8
-    step = max(6, min(64, 1100 // max(1, len(buckets))))
-    width = left * 2 + step * len(buckets)
-    every = max(1, -(-len(buckets) * 70 // 1100))          # label every n-th bar so labels never overlap
+    width, height, top, bottom, left = 1100, 170, 18, 34, 36
+    step = (width - 2 * left) / max(1, len(buckets))
+    bar_width = max(1.0, min(step - 2, 90))
+    every = max(1, -(-len(buckets) * 80 // width))         # label every n-th bar so labels never overlap
     shapes = []
     for i, b in enumerate(buckets):
         bar = round((height - top - bottom) * b["sessions"] / largest)
-        x, y = left + i * step, height - bottom - bar
-        shapes.append(f'<rect class="bar" x="{x + 1}" y="{y}" width="{step - 2}" height="{bar}">'
-                      f'<title>{e(b["label"])}: {b["sessions"]}</title></rect>')
+        middle = left + i * step + step / 2
+        y = height - bottom - bar
+        shapes.append(f'<rect class="bar" x="{middle - bar_width / 2:.1f}" y="{y}" width="{bar_width:.1f}" '
+                      f'height="{bar}"><title>{e(b["label"])}: {b["sessions"]}</title></rect>')
         if b["sessions"] and step >= 18:
-            shapes.append(f'<text class="v" x="{x + step / 2}" y="{y - 3}" text-anchor="middle">{b["sessions"]}</text>')
+            shapes.append(f'<text class="v" x="{middle:.1f}" y="{y - 4}" text-anchor="middle">{b["sessions"]}</text>')
         if i % every == 0:
             label = b["label"] if report.activity["unit"] == "hour" else b["label"][5:]
-            shapes.append(f'<text x="{x + step / 2}" y="{height - bottom + 14}" text-anchor="middle">{e(label)}</text>')
+            shapes.append(f'<text x="{middle:.1f}" y="{height - bottom + 16}" text-anchor="middle">{e(label)}</text>')
     axis = f'<line x1="{left}" y1="{height - bottom}" x2="{width - left}" y2="{height - bottom}" stroke="#d9e2ec"/>'
     return (f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{e(activity_heading(report))}"'
             f' xmlns="http://www.w3.org/2000/svg">{axis}{"".join(shapes)}</svg>')
@@ -275,10 +276,11 @@ def _html_body(report: Report) -> list[str]:
     out.append(f"<h2>Top programs</h2>{programs}<h2>Risky programs</h2>{risky_programs}")
     out.append("<h2>Risky commands (newest first)</h2>")
     if report.risky_commands:
-        out.append(_html_table([time_header(report, "Time"), "User", "Pod", "Command line", "Risk", "Session"], [
-            [_time_cell(report, c["time"]), e(c["username"]), e(f"{c['namespace']}/{c['pod']}"),
-             f"<code>{e(c['cmdline'])}</code>", f'<span class="tag risk">{e(c["category"])}</span>',
-             f"<code>{e(c['traceId'])}</code>"] for c in report.risky_commands]))
+        out.append(_html_table([time_header(report, "Time"), "User and pod", "Command line", "Risk", "Session"], [
+            [_time_cell(report, c["time"]), f'{e(c["username"])}<br><span class="sub">{e(c["namespace"])}/'
+             f'{e(c["pod"])}</span>', f"<code>{e(c['cmdline'])}</code>",
+             f'<span class="tag risk">{e(c["category"])}</span>', f'<code class="id">{e(c["traceId"])}</code>']
+            for c in report.risky_commands]))
         out.append(_html_more(report.risky_commands_more, "risky command", "risky commands"))
     else:
         out.append("<p>None.</p>")

@@ -235,5 +235,3 @@ def test_the_html_report_renders_in_a_browser(cli, window, tmp_path):
                     f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri()],
                    check=True, capture_output=True, timeout=120)
     assert shot.stat().st_size > 20_000
-    if os.environ.get("ACKAUDIT_KEEP_SCREENSHOT"):
-        shutil.copy(shot, os.environ["ACKAUDIT_KEEP_SCREENSHOT"])
