@@ -460,23 +460,23 @@ def _from_raw(record: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+# Per field: its name, the JSON field it nests in (None: top level), the path to its parent, its key.
+_NESTING = tuple((f.name, f.container, f.path[:-1], f.path[-1] if f.path else f.name) for f in FIELDS)
+
+
 def _from_flat(record: dict[str, Any]) -> dict[str, str]:
     flat = flatten_event(record)          # names in the audit log's casing, values typed
     raw: dict[str, Any] = {}
-    nested: dict[str, dict[str, Any]] = {}
-    for f in FIELDS:
-        if f.name not in flat:
+    for name, container, parents, key in _NESTING:
+        if name not in flat:
             continue
-        value = flat[f.name]
-        if f.container is None:
-            raw[f.name] = value
+        if container is None:
+            raw[name] = flat[name]
             continue
-        node = nested.setdefault(f.container, {})
-        for key in f.path[:-1]:
-            node = node.setdefault(key, {})
-        node[f.path[-1]] = value
-    for container, obj in nested.items():
-        raw[container] = obj
+        node = raw.setdefault(container, {})
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[key] = flat[name]
     if "__time__" in flat:
         raw["__time__"] = flat["__time__"]
     return _from_raw(raw)

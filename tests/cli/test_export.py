@@ -1,0 +1,295 @@
+"""export, and query/session/event --source over what it wrote: end to end against the seeded sandbox."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import duckdb
+import pytest
+from conftest import AUDITED_CLUSTER_ID
+
+from ackaudit.sandbox.world import INTRUDER, PAYMENTS_DEV, SEEDED_SECRETS
+
+C = AUDITED_CLUSTER_ID
+PROJECT, LOGSTORE = f"k8s-log-{C}", f"advaudit-{C}"
+FORMATS = ("jsonl", "csv", "parquet")
+DAY = 86400
+
+
+@pytest.fixture
+def window():
+    now = int(time.time())
+    return now - 8 * DAY, now + 60
+
+
+@pytest.fixture
+def out_dir(tmp_path):
+    """A directory of its own, so a file left behind there is noticed."""
+    path = tmp_path / "out"
+    path.mkdir()
+    return path
+
+
+def engine_count(sandbox, window):
+    return sandbox.state.events.count(PROJECT, LOGSTORE, *window)
+
+
+def export(cli, out, window, *args):
+    return cli("export", "--cluster", C, "--from", str(window[0]), "--to", str(window[1]), "--out", str(out),
+               *args)
+
+
+def file_events(path):
+    """What an export holds, read without ackaudit."""
+    if path.suffix == ".parquet":
+        with duckdb.connect() as db:
+            return [dict(zip([d[0] for d in r.description], row, strict=True))
+                    for r in [db.execute("SELECT * FROM read_parquet(?)", [str(path)])] for row in r.fetchall()]
+    if path.suffix == ".csv":
+        import csv
+
+        with open(path, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_export_writes_every_event_of_the_window(cli, sandbox, window, out_dir, fmt):
+    out = out_dir / f"audit.{fmt}"
+    run = export(cli, out, window, "-o", "json")
+    assert run.exit_code == 0, run.stderr
+    summary = run.json()
+    expected = engine_count(sandbox, window)
+    assert expected > 300
+    assert summary["events"] == expected
+    assert summary["format"] == fmt and summary["out"] == str(out) and summary["redacted"] is True
+    assert summary["bytes"] == out.stat().st_size > 0
+    assert summary["from"].endswith("Z") and summary["to"].endswith("Z")
+    events = file_events(out)
+    assert len(events) == expected
+    assert len({e["eventId"] for e in events}) == expected
+    assert os.listdir(out_dir) == [out.name]          # no temporary file left behind
+    assert "events written" in run.stderr
+
+
+def test_a_partial_window_keeps_only_its_events(cli, sandbox, out_dir):
+    now = int(time.time())
+    window = now - 4 * DAY, now - 2 * DAY
+    out = out_dir / "middle.jsonl"
+    assert export(cli, out, window).exit_code == 0
+    events = file_events(out)
+    assert len(events) == engine_count(sandbox, window) > 0
+    assert all(window[0] <= e["__time__"] < window[1] for e in events)
+
+
+def test_parquet_columns_are_typed(cli, window, out_dir):
+    out = out_dir / "audit.parquet"
+    assert export(cli, out, window).exit_code == 0
+    with duckdb.connect() as db:
+        types = dict(db.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+                                [str(out)]).fetchall())
+    assert types["__time__"] == "BIGINT" and types["process.pid"] == "BIGINT"
+    assert types["time"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["k8s.user.groups"] == "VARCHAR[]"
+    assert types["k8s.pod.labels"] == "MAP(VARCHAR, VARCHAR)"
+    assert types["kubeObject.operation.podExecOptions.tty"] == "BOOLEAN"
+    assert types["risk"].startswith("STRUCT")
+
+
+def test_csv_columns_start_like_query_csv(cli, window, out_dir):
+    from ackaudit.cli._events import CSV_FIELDS
+
+    out = out_dir / "audit.csv"
+    assert export(cli, out, window).exit_code == 0
+    header = out.read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert header[:len(CSV_FIELDS)] == CSV_FIELDS
+    assert {"__time__", "k8s.user.groups", "k8s.pod.labels"} <= set(header)
+    row = file_events(out)[0]
+    assert isinstance(json.loads(row["k8s.user.groups"]), list)
+
+
+def test_secrets_are_masked_unless_no_redact(cli, window, out_dir):
+    masked, clear = out_dir / "masked.jsonl", out_dir / "clear.jsonl"
+    run = export(cli, masked, window)
+    assert run.exit_code == 0
+    text = masked.read_text(encoding="utf-8")
+    assert not any(secret in text for secret in SEEDED_SECRETS)
+    assert "******" in text
+    run = export(cli, clear, window, "--no-redact")
+    assert run.exit_code == 0
+    assert "secrets" in run.stderr and "--no-redact" in run.stderr
+    assert all(secret in clear.read_text(encoding="utf-8") for secret in SEEDED_SECRETS)
+
+
+def test_an_existing_file_is_kept_without_force(cli, window, out_dir):
+    out = out_dir / "audit.jsonl"
+    out.write_text("precious\n")
+    run = export(cli, out, window)
+    assert run.exit_code == 2
+    assert "already exists" in run.stderr and "--force" in run.stderr
+    assert out.read_text() == "precious\n"
+    assert os.listdir(out_dir) == [out.name]
+    assert export(cli, out, window, "--force").exit_code == 0
+    assert out.read_text() != "precious\n"
+
+
+def test_format_comes_from_the_extension_or_format(cli, window, out_dir):
+    run = export(cli, out_dir / "audit.txt", window)
+    assert run.exit_code == 2 and "--format" in run.stderr
+    out = out_dir / "audit.txt"
+    assert export(cli, out, window, "--format", "csv").exit_code == 0
+    assert out.read_text(encoding="utf-8").startswith("time,kind,")
+
+
+def test_interrupted_export_leaves_no_file(sandbox, out_dir):
+    # Every shard read hangs, so the export is caught mid-way with its temporary file open.
+    sandbox.faults.add({"kind": "slow", "service": "sls", "route": "/shards/", "delay": 3, "count": -1})
+    env = {**os.environ, **sandbox.client_env(), "ACKAUDIT_RETRY_BASE": "0.01"}
+    proc = subprocess.Popen([sys.executable, "-m", "ackaudit", "export", "--cluster", C, "--since", "7d", "--out",
+                             str(out_dir / "audit.parquet")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        deadline = time.time() + 30
+        while not os.listdir(out_dir) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert os.listdir(out_dir), "the export never started writing"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sandbox.faults.clear()
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert os.listdir(out_dir) == []
+
+
+# -- --source: the same answers as the cluster ------------------------------------------------------
+
+@pytest.fixture
+def exports(cli, window, out_dir):
+    files = {}
+    for fmt in FORMATS:
+        files[fmt] = out_dir / f"audit.{fmt}"
+        assert export(cli, files[fmt], window).exit_code == 0
+    return files
+
+
+FILTERS = [
+    (),
+    ("--process", "rm"),
+    ("--risky",),
+    ("--user", PAYMENTS_DEV["username"]),
+    ("--user", "system:serviceaccount:ci:deployer"),
+    ("--kind", "exec"),
+    ("--namespace", "payments", "--container", "api"),
+    ("--where", 'process.cwd: "/tmp" or process.name: curl'),
+]
+
+
+def test_query_source_answers_like_the_cluster(cli, window, exports):
+    """Every format holds whole events; the filters run in the same engine whatever the format."""
+    times = ("--from", str(window[0]), "--to", str(window[1]))
+    for filters in FILTERS:
+        cluster = cli("query", "--cluster", C, *times, *filters, "--limit", "0", "-o", "json")
+        assert cluster.exit_code == 0, cluster.stderr
+        assert cluster.json(), filters
+        formats = FORMATS if filters in ((), FILTERS[-1]) else ("parquet",)
+        for fmt in formats:
+            offline = cli("query", "--source", str(exports[fmt]), *times, *filters, "--limit", "0", "-o", "json")
+            assert offline.exit_code == 0, (fmt, filters, offline.stderr)
+            assert offline.json() == cluster.json(), (fmt, filters)
+
+
+def test_query_source_pages_and_limits_like_the_cluster(cli, window, exports):
+    times = ("--from", str(window[0]), "--to", str(window[1]))
+    cluster = cli("query", "--cluster", C, *times, "--limit", "150", "--oldest-first", "-o", "json")
+    offline = cli("query", "--source", str(exports["parquet"]), *times, "--limit", "150", "--oldest-first",
+                  "-o", "json")
+    assert [e["eventId"] for e in offline.json()] == [e["eventId"] for e in cluster.json()]
+    assert "showing 150 of" in offline.stderr
+
+
+def test_a_file_is_searched_whole_unless_a_window_is_given(cli, sandbox, window, exports):
+    everything = cli("query", "--source", str(exports["jsonl"]), "--limit", "0", "-o", "json").json()
+    assert len(everything) == engine_count(sandbox, window)
+    last_day = cli("query", "--cluster", C, "--limit", "0", "-o", "json").json()   # the cluster default: 24h
+    assert len(last_day) < len(everything)
+    now = int(time.time())
+    narrowed = cli("query", "--source", str(exports["jsonl"]), "--from", str(now - 2 * DAY), "--limit", "0",
+                   "-o", "json").json()
+    assert narrowed and len(narrowed) < len(everything)
+    assert all(e["__time__"] >= now - 2 * DAY for e in narrowed)
+
+
+def test_session_source_equals_the_cluster(cli, exports):
+    trace = cli("query", "--cluster", C, "--user", INTRUDER["username"], "--kind", "exec", "--since", "7d",
+                "-o", "json").json()[0]["traceId"]
+    cluster = cli("session", trace, "--cluster", C, "-o", "json")
+    assert cluster.exit_code == 0, cluster.stderr
+    assert cluster.json()["counts"]["risky"] > 0
+    for fmt, path in exports.items():
+        offline = cli("session", trace, "--source", str(path), "-o", "json")
+        assert offline.exit_code == 0, (fmt, offline.stderr)
+        assert offline.json() == cluster.json(), fmt
+    markdown = cli("session", trace, "--source", str(exports["csv"]), "--format", "markdown")
+    assert markdown.stdout == cli("session", trace, "--cluster", C, "--format", "markdown").stdout
+
+
+def test_event_source_shows_the_same_event(cli, window, exports):
+    some = cli("query", "--cluster", C, "--process", "mysql", "--since", "7d", "-o", "json").json()[0]
+    cluster = cli("event", some["eventId"], "--cluster", C, "-o", "json").json()
+    offline = cli("event", some["eventId"], "--source", str(exports["parquet"]), "-o", "json")
+    assert offline.exit_code == 0, offline.stderr
+    assert offline.json()["event"] == cluster["event"]
+    assert offline.json()["risk"] == cluster["risk"]
+
+
+def test_a_raw_sls_export_is_read_too(cli, sandbox, window, tmp_path):
+    """The console's JSON download: a list of raw rows, the JSON fields as objects or as text."""
+    rows, offset = [], 0
+    while page := sandbox.state.events.query(PROJECT, LOGSTORE, "*", *window, offset=offset, line=100).rows:
+        rows += page
+        offset += 100
+    as_objects = [{k: json.loads(v) if k in ("k8s", "host", "process", "kubeObject") else v for k, v in r.items()}
+                  for r in rows]
+    listed, lines = tmp_path / "raw.json", tmp_path / "raw.jsonl"
+    listed.write_text(json.dumps(as_objects), encoding="utf-8")
+    lines.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    cluster = cli("query", "--cluster", C, "--process", "curl", "--from", str(window[0]), "--to", str(window[1]),
+                  "--limit", "0", "-o", "json").json()
+    for path in (listed, lines):
+        offline = cli("query", "--source", str(path), "--process", "curl", "--limit", "0", "-o", "json")
+        assert offline.exit_code == 0, offline.stderr
+        assert offline.json() == cluster
+
+
+@pytest.mark.parametrize(("name", "content", "where"), [
+    ("bad.jsonl", '{"time": "2026-11-28T05:17:32.413Z", "kind": "Command"}\nnot json\n', "line 2"),
+    ("notime.jsonl", '{"kind": "Command"}\n', "line 1"),
+    ("list.json", '[{"time": "2026-11-28T05:17:32.413Z"}, 42]', "item 2"),
+    ("short.csv", "time,kind\n2026-11-28T05:17:32.413Z,Command\n2026-11-28T05:17:33.000Z\n", "line 3"),
+    ("other.csv", "name,age\nx,1\n", "line 1"),
+    ("broken.parquet", "this is not parquet", "parquet"),
+    ("latin1.jsonl", b'{"time": "2026-11-28T05:17:32.413Z"}\n\xff\xfe\n', "line 2"),
+])
+def test_garbled_files_exit_2_naming_the_place(cli, tmp_path, name, content, where):
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    for command in (("query",), ("session", "abc"), ("event", "abc")):
+        run = cli(*command, "--source", str(path))
+        assert run.exit_code == 2, run.stderr
+        lines = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+        assert len(lines) == 1 and str(path) in lines[0] and where in lines[0], run.stderr
+
+
+def test_a_missing_file_exits_2(cli, tmp_path):
+    run = cli("query", "--source", str(tmp_path / "nope.jsonl"))
+    assert run.exit_code == 2
+    assert "nope.jsonl" in run.stderr and "no such file" in run.stderr

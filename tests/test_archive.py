@@ -1,0 +1,190 @@
+"""Export files and FileSource without a sandbox: formats, the flat <-> raw round trip, safety of writes."""
+
+import json
+import os
+import random
+import weakref
+from datetime import datetime, timezone
+
+import pytest
+
+from ackaudit.audit.redact import redact_event
+from ackaudit.audit.risky import builtin_catalogue
+from ackaudit.errors import UsageError
+from ackaudit.sandbox.generate import generate_events
+from ackaudit.services.archive import (
+    FileSource,
+    csv_columns,
+    export_events,
+    format_of,
+    load_rows,
+    window_for,
+)
+from ackaudit.services.investigate import to_event
+
+START = 1_795_000_000
+END = START + 86400
+
+
+@pytest.fixture
+def out_dir(tmp_path):
+    path = tmp_path / "out"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return list(generate_events(300, seed=7, start=START, end=END))
+
+
+def write(rows, path, fmt, **kwargs):
+    options = {"redact": True, "force": False, "catalogue": builtin_catalogue(), "csv_order": ["time", "kind"]}
+    return export_events(iter(rows), str(path), fmt, START, END, **{**options, **kwargs})
+
+
+def search(source, query, reverse=False):
+    return [r["eventId"] for r in source.get(query, START, END + 1, line=100, reverse=reverse).rows]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_every_format_reads_back_to_the_same_events(rows, tmp_path, fmt):
+    path = tmp_path / f"events.{fmt}"
+    result = write(rows, path, fmt)
+    assert result.events == len(rows) and result.bytes == path.stat().st_size
+    source = FileSource(str(path))
+    assert source.count == len(rows)
+    assert source.span == (min(r["__time__"] for r in rows), max(r["__time__"] for r in rows))
+    back = {}
+    for offset in range(0, len(rows), 100):
+        for row in source.get("*", START, END + 1, offset=offset).rows:
+            back[row["eventId"]] = to_event(row)
+    assert back == {r["eventId"]: redact_event(to_event(r)) for r in rows}
+
+
+def test_dotted_keys_and_sql_work_on_a_file(rows, tmp_path):
+    path = tmp_path / "events.csv"
+    write(rows, path, "csv")
+    source = FileSource(str(path))
+    commands = [r for r in rows if r["kind"] == "Command"]
+    name = json.loads(commands[0]["process"])["name"]
+    expected = [r["eventId"] for r in commands if json.loads(r["process"])["name"] == name]
+    assert sorted(search(source, f'process.name: "{name}"')) == sorted(expected[:100])
+    count = source.get("kind: Command | select count(1) as n", START, END + 1).rows
+    assert int(count[0]["n"]) == len(commands)
+
+
+def test_an_unindexed_key_is_refused_as_on_the_cluster(rows, tmp_path):
+    path = tmp_path / "events.jsonl"
+    write(rows, path, "jsonl")
+    with pytest.raises(Exception) as caught:
+        FileSource(str(path)).get("nosuchfield: x", START, END)
+    assert caught.value.exit_code == 2 and "nosuchfield" in caught.value.message
+
+
+def test_csv_empty_cells_absent_unless_beside_their_siblings(tmp_path):
+    service_account = {"__time__": START, "kind": "Command", "time": "2026-11-20T00:00:00.000Z", "eventId": "e1",
+                       "k8s": json.dumps({"user": {"username": "system:serviceaccount:ci:deployer", "aliuid": ""}}),
+                       "process": json.dumps({"name": "ls", "pid": 3})}
+    path = tmp_path / "sa.csv"
+    write([service_account], path, "csv")
+    raw = next(load_rows(str(path)))
+    assert json.loads(raw["k8s"]) == {"user": {"username": "system:serviceaccount:ci:deployer", "aliuid": ""}}
+    assert "host" not in raw and "kubeObject" not in raw and "clusterid" not in raw
+    # A csv cannot tell absent from empty: text beside other values of its object comes back empty.
+    assert json.loads(raw["process"]) == {"name": "ls", "cmdline": "", "cwd": "", "pid": 3, "parentName": ""}
+
+
+def test_raw_rows_keep_every_field(tmp_path):
+    path = tmp_path / "raw.jsonl"
+    path.write_text(json.dumps({"__time__": START, "__tag__:__hostname__": "node-1", "kind": "Command",
+                                "process": {"name": "ls", "extra": {"deep": 1}}, "custom": True}) + "\n")
+    raw = next(load_rows(str(path)))
+    assert raw == {"__time__": str(START), "__tag__:__hostname__": "node-1", "kind": "Command",
+                   "process": '{"name":"ls","extra":{"deep":1}}', "custom": "true"}
+
+
+def test_the_time_is_taken_from_time_when_there_is_no_log_time(tmp_path):
+    path = tmp_path / "flat.jsonl"
+    path.write_text(json.dumps({"time": "2026-11-20T01:02:03.999+08:00", "kind": "Command"}) + "\n")
+    expected = datetime(2026, 11, 19, 17, 2, 3, tzinfo=timezone.utc).timestamp()
+    assert next(load_rows(str(path)))["__time__"] == str(int(expected))
+
+
+def test_a_failing_read_leaves_no_file(rows, out_dir):
+    def broken():
+        yield from rows[:50]
+        raise ConnectionError("the network went away")
+
+    for fmt in ("jsonl", "csv", "parquet"):
+        with pytest.raises(ConnectionError):
+            export_events(broken(), str(out_dir / f"x.{fmt}"), fmt, START, END, redact=True, force=False,
+                          catalogue={}, csv_order=[])
+    assert os.listdir(out_dir) == []
+
+
+def test_ctrl_c_leaves_no_file_and_keeps_the_old_one(rows, out_dir):
+    old = out_dir / "x.parquet"
+    old.write_bytes(b"the previous export")
+
+    def interrupted():
+        yield from rows[:10]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write(interrupted(), old, "parquet", force=True)
+    assert os.listdir(out_dir) == ["x.parquet"] and old.read_bytes() == b"the previous export"
+
+
+class Row(dict):
+    """A row that can be watched with a weak reference."""
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_rows_are_streamed_not_held(out_dir, fmt):
+    """However many events, the export holds on to none of the rows it has written."""
+    alive = []
+
+    def rows():
+        for row in generate_events(3000, seed=1, start=START, end=END):
+            alive.append(weakref.ref(watched := Row(row)))
+            yield watched
+            del watched
+            assert sum(ref() is not None for ref in alive[-200:]) <= 2
+
+    result = write(rows(), out_dir / f"stream.{fmt}", fmt)
+    assert result.events == 3000
+
+
+def test_format_of():
+    assert format_of("a/b.JSONL", None) == "jsonl" and format_of("x.ndjson", None) == "jsonl"
+    assert format_of("x.parquet", None) == "parquet" and format_of("x.txt", "csv") == "csv"
+    for path, given in (("x.txt", None), ("x.csv", "xml")):
+        with pytest.raises(UsageError):
+            format_of(path, given)
+
+
+def test_csv_columns_keep_the_given_order_then_the_rest():
+    columns = csv_columns(["time", "risk", "kind"])
+    assert columns[:3] == ["time", "risk", "kind"]
+    assert "__time__" in columns and "k8s.pod.labels" in columns and len(columns) == len(set(columns))
+
+
+def test_window_for_a_file_is_the_whole_file_unless_given(rows, tmp_path):
+    path = tmp_path / "events.jsonl"
+    write(rows, path, "jsonl")
+    source = FileSource(str(path))
+    whole = window_for(source, since=None, from_=None, to=None, default="24h", now=END + 30 * 86400)
+    assert whole == (source.span[0], source.span[1] + 1)
+    given = window_for(source, since=None, from_=str(START + 10), to=str(START + 20), default="24h", now=END)
+    assert given == (START + 10, START + 20)
+
+
+def test_files_in_random_order_are_searched_by_time(rows, tmp_path):
+    shuffled = list(rows)
+    random.Random(3).shuffle(shuffled)
+    path = tmp_path / "shuffled.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in shuffled))
+    source = FileSource(str(path))
+    newest = sorted(rows, key=lambda r: (r["__time__"],), reverse=True)[0]
+    assert source.get("*", START, END + 1, line=1, reverse=True).rows[0]["__time__"] == str(newest["__time__"])
