@@ -1,0 +1,409 @@
+"""Alerting on one cluster's audit log: set up, plan, check, test and remove (seed step 4).
+
+`setup` reads every object first and writes only what differs from the bundled definitions
+(`alert_objects.py`), so a second run changes nothing. Differences are computed on the fields
+ackaudit sets, so what the service adds on its own (times, defaults) is not drift. Webhook URLs and
+signing secrets are credentials: every message leaving this module is scrubbed of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ackaudit.errors import AckAuditError, PreconditionError, UsageError
+from ackaudit.services.alert_channels import CHANNEL_TYPES, SEED_WEBHOOK_ID, Channel, Delivery, scrub, send
+from ackaudit.services.alert_definitions import LANGS, SEVERITIES, load_definitions, render
+from ackaudit.services.alert_objects import (
+    KINDS,
+    POLICY_RESOURCE,
+    TEMPLATE_RESOURCE,
+    WEBHOOK_RESOURCES,
+    Desired,
+    action_policy,
+    alert_rule,
+    differences,
+    rule_name,
+    template,
+    webhook,
+)
+from ackaudit.services.cluster import ClusterContext
+
+
+@dataclass
+class ObjectState:
+    kind: str                 # webhook | template | action_policy | alert_rule
+    id: str
+    action: str               # setup/plan: create, update, unchanged; status: present, missing, drifted;
+                              # remove: delete, keep
+    changes: list[str] = field(default_factory=list)
+    enabled: bool | None = None
+    last_modified: str | None = None
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class SetupResult:
+    cluster_id: str
+    project: str
+    logstore: str
+    lang: str
+    dry_run: bool
+    channels: list[dict[str, Any]]
+    objects: list[ObjectState]
+
+    @property
+    def changed(self) -> bool:
+        return any(o.action != "unchanged" for o in self.objects)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cluster_id": self.cluster_id, "project": self.project, "logstore": self.logstore,
+                "lang": self.lang, "dry_run": self.dry_run, "changed": self.changed and not self.dry_run,
+                "channels": self.channels, "objects": [o.to_json() for o in self.objects]}
+
+
+@dataclass
+class StatusResult:
+    cluster_id: str
+    project: str
+    lang: str
+    channels: list[dict[str, Any]]
+    objects: list[ObjectState]
+
+    @property
+    def missing(self) -> list[ObjectState]:
+        return [o for o in self.objects if o.action == "missing"]
+
+    @property
+    def drifted(self) -> list[ObjectState]:
+        return [o for o in self.objects if o.action == "drifted"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cluster_id": self.cluster_id, "project": self.project, "lang": self.lang,
+                "ok": not self.missing and not self.drifted, "channels": self.channels,
+                "objects": [o.to_json() for o in self.objects]}
+
+
+@dataclass
+class TestResult:
+    cluster_id: str
+    deliveries: list[Delivery]
+
+    @property
+    def ok(self) -> bool:
+        return all(d.ok for d in self.deliveries)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cluster_id": self.cluster_id, "ok": self.ok, "deliveries": [d.to_json() for d in self.deliveries]}
+
+
+@dataclass
+class RemoveResult:
+    cluster_id: str
+    project: str
+    dry_run: bool
+    objects: list[ObjectState]
+
+    @property
+    def to_delete(self) -> list[ObjectState]:
+        return [o for o in self.objects if o.action == "delete"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cluster_id": self.cluster_id, "project": self.project, "dry_run": self.dry_run,
+                "changed": bool(self.to_delete) and not self.dry_run,
+                "objects": [o.to_json() for o in self.objects]}
+
+
+# -- reading what exists ------------------------------------------------------------------------
+
+class _Account:
+    """What exists in SLS, each object read at most once."""
+
+    def __init__(self, ctx: ClusterContext) -> None:
+        self.ctx, self.sls = ctx, ctx.cloud.sls
+        self._seen: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._webhook_resource: str | None = None
+
+    @property
+    def project(self) -> str:
+        return self.ctx.project[0]
+
+    @property
+    def webhook_resource(self) -> str:
+        if self._webhook_resource is None:
+            found = next((name for name in WEBHOOK_RESOURCES if self.sls.resource_exists(name)), None)
+            if found is None:
+                raise AckAuditError("this account has no SLS webhook-integration resource "
+                                    f"({' or '.join(WEBHOOK_RESOURCES)})",
+                                    hint="open the SLS console's Alert Center once to initialise alerting, then retry")
+            self._webhook_resource = found
+        return self._webhook_resource
+
+    def resource_of(self, kind: str) -> str:
+        return {"webhook": self.webhook_resource, "template": TEMPLATE_RESOURCE,
+                "action_policy": POLICY_RESOURCE}[kind]
+
+    def current(self, kind: str, object_id: str) -> dict[str, Any] | None:
+        """A record (`{"id", "tag", "value", "last_modify_time"}`) or a rule's detail, or None."""
+        key = (kind, object_id)
+        if key not in self._seen:
+            if kind == "alert_rule":
+                self._seen[key] = self.sls.get_alert(self.project, object_id)
+            else:
+                self._seen[key] = self.sls.get_record(self.resource_of(kind), object_id)
+        return self._seen[key]
+
+    def configured_channels(self) -> list[Channel]:
+        """The channels earlier setups configured (a webhook record per channel type)."""
+        channels = []
+        for kind in CHANNEL_TYPES.values():
+            record = self.current("webhook", kind.webhook_id)
+            value = (record or {}).get("value") or {}
+            if value.get("url"):
+                channels.append(Channel(kind, value["url"], value.get("secret") or None))
+        return channels
+
+
+class _Masker:
+    """Scrubs the secrets of every channel seen so far from errors that pass through."""
+
+    def __init__(self) -> None:
+        self.secrets: list[str] = []
+
+    def add(self, channels: list[Channel]) -> list[Channel]:
+        for ch in channels:
+            self.secrets += ch.secrets
+        return channels
+
+    @contextmanager
+    def active(self) -> Iterator[_Masker]:
+        try:
+            yield self
+        except AckAuditError as exc:
+            exc.message = scrub(exc.message, self.secrets)
+            exc.hint = scrub(exc.hint, self.secrets) if exc.hint else exc.hint
+            exc.args = (exc.message,)
+            raise
+
+
+def _iso(stamp: Any) -> str | None:
+    try:
+        seconds = int(stamp)
+    except (TypeError, ValueError):
+        return None
+    if seconds <= 0:
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _compare(desired: Desired, current: dict[str, Any] | None) -> list[str]:
+    if desired.kind == "alert_rule":
+        return differences(desired.value, current)
+    changes = differences(desired.value, (current or {}).get("value"))
+    return changes + (["tag"] if (current or {}).get("tag") != desired.tag else [])
+
+
+def _rule_enabled(current: dict[str, Any]) -> bool:
+    state = current.get("status") or current.get("state") or "ENABLED"
+    return str(state).upper() == "ENABLED"
+
+
+def _desired(ctx: ClusterContext, project: str, channels: list[Channel], lang: str) -> list[Desired]:
+    defs = load_definitions()
+    schedule = (defs.interval, defs.start, defs.end)
+    objects = [webhook(ch) for ch in channels]
+    objects += [template(t, lang) for t in defs.templates]
+    objects += [action_policy(ctx.cluster_id, r, channels, lang) for r in defs.rules]
+    objects += [alert_rule(ctx.cluster_id, project, ctx.logstore, ctx.cloud.region, r, lang, schedule)
+                for r in defs.rules]
+    return objects
+
+
+def _require_audit(ctx: ClusterContext, project: str) -> None:
+    ctx.ensure_exists()
+    hint = f"enable it first: ackaudit enable --cluster {ctx.cluster_id}"
+    if ctx.audit_addon is None:
+        raise PreconditionError(f"audit is not enabled on {ctx.cluster_id}: the alert rules read its logstore",
+                                hint=hint)
+    if ctx.cloud.sls.get_logstore(project, ctx.logstore) is None:
+        raise PreconditionError(f"the audit logstore {project}/{ctx.logstore} does not exist", hint=hint)
+
+
+def _channels_or_configured(account: _Account, given: list[Channel], cluster_id: str) -> list[Channel]:
+    channels = given or account.configured_channels()
+    if not channels:
+        raise UsageError("no notification channel given and none configured yet",
+                         hint=f"ackaudit alerts setup --cluster {cluster_id} --dingtalk-url URL "
+                              "(or --wecom-url, --lark-url, --slack-url, --webhook-url)")
+    return channels
+
+
+# -- setup / plan -------------------------------------------------------------------------------
+
+def setup(ctx: ClusterContext, channels: list[Channel], lang: str, *, dry_run: bool = False) -> SetupResult:
+    """Bring every object up to date with the definitions (only describe it with dry_run).
+
+    With no channel given, the channels configured by an earlier setup are kept.
+    """
+    if lang not in LANGS:
+        raise UsageError(f"--lang must be one of {', '.join(LANGS)}")
+    masker = _Masker()
+    masker.add(channels)
+    with masker.active():
+        account = _Account(ctx)
+        _require_audit(ctx, account.project)
+        channels = masker.add(_channels_or_configured(account, channels, ctx.cluster_id))
+        plans = []
+        for desired in _desired(ctx, account.project, channels, lang):
+            current = account.current(desired.kind, desired.id)
+            changes = _compare(desired, current) if current is not None else []
+            action = "create" if current is None else ("update" if changes else "unchanged")
+            plans.append((desired, current, ObjectState(desired.kind, desired.id, action, changes)))
+        if not dry_run:
+            for desired, current, state in plans:
+                if state.action != "unchanged":
+                    _write(account, desired, current)
+        return SetupResult(ctx.cluster_id, account.project, ctx.logstore, lang, dry_run,
+                           [ch.describe() for ch in channels], [state for _, _, state in plans])
+
+
+def _write(account: _Account, desired: Desired, current: dict[str, Any] | None) -> None:
+    if desired.kind != "alert_rule":
+        account.sls.upsert_record(account.resource_of(desired.kind), desired.id, desired.tag or desired.id,
+                                  desired.value)
+    elif current is None:
+        account.sls.create_alert(account.project, desired.value)
+    else:
+        # Whether a rule is enabled is the user's choice (the console toggles it): keep it.
+        detail = dict(desired.value)
+        for key in ("state", "status"):
+            if key in current:
+                detail[key] = current[key]
+        account.sls.update_alert(account.project, detail)
+
+
+# -- status -------------------------------------------------------------------------------------
+
+def status(ctx: ClusterContext) -> StatusResult:
+    """Each object: present, missing or drifted; rules enabled or not; when last modified.
+
+    The language is the one the existing objects match best (templates exist in one language).
+    """
+    masker = _Masker()
+    with masker.active():
+        ctx.ensure_exists()
+        account = _Account(ctx)
+        channels = masker.add(account.configured_channels())
+        best: tuple[int, str, list[ObjectState]] | None = None
+        for lang in LANGS:
+            states = [_state(d, account.current(d.kind, d.id))
+                      for d in _desired(ctx, account.project, channels, lang)]
+            if not channels:
+                states.insert(0, ObjectState("webhook", SEED_WEBHOOK_ID, "missing"))
+            score = sum(s.action != "present" for s in states)
+            if best is None or score < best[0]:
+                best = (score, lang, states)
+        assert best is not None
+        return StatusResult(ctx.cluster_id, account.project, best[1], [ch.describe() for ch in channels], best[2])
+
+
+def _state(desired: Desired, current: dict[str, Any] | None) -> ObjectState:
+    if current is None:
+        return ObjectState(desired.kind, desired.id, "missing")
+    changes = _compare(desired, current)
+    state = ObjectState(desired.kind, desired.id, "drifted" if changes else "present", changes)
+    if desired.kind == "alert_rule":
+        state.enabled = _rule_enabled(current)
+        state.last_modified = _iso(current.get("lastModifiedTime"))
+    else:
+        state.last_modified = _iso(current.get("last_modify_time"))
+    return state
+
+
+# -- test ---------------------------------------------------------------------------------------
+
+def test_message(cluster_id: str, lang: str, now: datetime | None = None) -> tuple[str, str]:
+    """(title, Markdown text): the "container entered" alert as it would arrive, marked as a test."""
+    defs = load_definitions()
+    rule = defs.rules[0]
+    tmpl = defs.template(rule.template_id)
+    moment = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    sample = {"clusterid": cluster_id, "time": moment, "k8s.user.username": "ackaudit-test",
+              "k8s.pod.namespace": "default", "k8s.pod.name": "ackaudit-test",
+              "kubeobject.operation.podexecoptions.container": "app",
+              "kubeobject.operation.podexecoptions.commandstr": "bash"}
+    console = "https://sls.console.aliyun.com/"
+    variables = {"alert_name": rule.display_name[lang], "alert_time": moment,
+                 "severity": SEVERITIES[rule.severity], "query_url": console, "alert_url": console}
+    intro = {"zh": "**这是 ackaudit 发送的测试通知**,告警会以下面的格式送达:",
+             "en": "**This is a test notification from ackaudit**; alerts will arrive like this:"}[lang]
+    return tmpl.title[lang], f"{intro}\n\n{render(tmpl.content[lang], variables, sample)}"
+
+
+def send_test(ctx: ClusterContext, channels: list[Channel], lang: str, *,
+              deliver_to: str | None = None) -> TestResult:
+    """Post one test message to each channel (given, or configured by setup) and collect the answers.
+
+    `deliver_to` sends to that base URL instead of the channel's host (the sandbox's robots).
+    """
+    masker = _Masker()
+    masker.add(channels)
+    with masker.active():
+        ctx.ensure_exists()
+        if not channels:
+            channels = masker.add(_Account(ctx).configured_channels())
+        if not channels:
+            raise PreconditionError("no webhook is configured for alerts",
+                                    hint=f"ackaudit alerts setup --cluster {ctx.cluster_id} --dingtalk-url URL")
+        title, text = test_message(ctx.cluster_id, lang)
+        return TestResult(ctx.cluster_id, [send(ch, title, text, deliver_to=deliver_to) for ch in channels])
+
+
+# -- remove -------------------------------------------------------------------------------------
+
+def plan_removal(ctx: ClusterContext) -> RemoveResult:
+    """What `remove` deletes: this cluster's rules and action policies, and the shared templates and
+    webhooks unless another action policy still uses them."""
+    masker = _Masker()
+    with masker.active():
+        ctx.ensure_exists()
+        account = _Account(ctx)
+        masker.add(account.configured_channels())
+        defs = load_definitions()
+        own = {rule_name(ctx.cluster_id, r) for r in defs.rules}
+        others = [p for p in account.sls.list_records(POLICY_RESOURCE) if p["id"] not in own]
+        candidates = [("alert_rule", name) for name in sorted(own)] + [("action_policy", name) for name in sorted(own)]
+        candidates += [("template", t.id) for t in defs.templates]
+        candidates += [("webhook", kind.webhook_id) for kind in CHANNEL_TYPES.values()]
+        objects = []
+        for kind, object_id in candidates:
+            if account.current(kind, object_id) is None:
+                continue
+            users = [p["id"] for p in others if kind in ("template", "webhook") and _mentions(p, object_id)]
+            objects.append(ObjectState(kind, object_id, "keep" if users else "delete",
+                                       note=f"used by action policy {', '.join(users)}" if users else None))
+        objects.sort(key=lambda o: KINDS.index(o.kind), reverse=True)
+        return RemoveResult(ctx.cluster_id, account.project, True, objects)
+
+
+def _mentions(policy: dict[str, Any], object_id: str) -> bool:
+    value = policy.get("value") or {}
+    scripts = f"{value.get('primary_policy_script', '')}\n{value.get('secondary_policy_script', '')}"
+    return f'"{object_id}"' in scripts
+
+
+def remove(ctx: ClusterContext, plan: RemoveResult) -> RemoveResult:
+    """Delete what `plan_removal` found, rules first, so nothing is left pointing at a missing object."""
+    account = _Account(ctx)
+    for state in plan.to_delete:
+        if state.kind == "alert_rule":
+            account.sls.delete_alert(account.project, state.id)
+        else:
+            account.sls.delete_records(account.resource_of(state.kind), [state.id])
+    return RemoveResult(plan.cluster_id, plan.project, False, plan.objects)
