@@ -89,7 +89,8 @@ def setup(
     rules of ACK's audit guide: someone entered a container (Report), a risky program ran (Medium).
 
     Objects that already match are left alone: a second run changes nothing. Without a channel option,
-    the channels an earlier setup configured are kept.
+    the channels an earlier setup configured are kept. The webhooks and templates belong to the account
+    and are shared by every cluster's alerts; the action policies and rules belong to this cluster.
     """
     from ackaudit.services.alerting import setup as run_setup
 

@@ -202,10 +202,29 @@ def _iso(stamp: Any) -> str | None:
     return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def _hidden(shown: Any) -> bool:
+    return isinstance(shown, str) and "***" in shown
+
+
+def _hides(shown: Any, actual: Any) -> bool:
+    """Whether `shown` is `actual` with its secret part starred out.
+
+    UNCONFIRMED whether SLS returns webhook URLs and secrets in full: its documentation shows them
+    as `...access_token=**********` and `SEC**********`. A starred value that keeps the real prefix
+    is taken as unchanged.
+    """
+    return _hidden(shown) and isinstance(actual, str) and actual.startswith(shown.split("***", 1)[0])
+
+
 def _compare(desired: Desired, current: dict[str, Any] | None) -> list[str]:
     if desired.kind == "alert_rule":
         return differences(desired.value, current)
-    changes = differences(desired.value, (current or {}).get("value"))
+    shown = dict((current or {}).get("value") or {})
+    if desired.kind == "webhook":
+        shown.update({k: desired.value[k] for k in ("url", "secret") if _hides(shown.get(k), desired.value.get(k))})
+    changes = differences(desired.value, shown if current and current.get("value") is not None else None)
+    if desired.kind == "webhook" and "secret" in shown and "secret" not in desired.value:
+        changes.append("secret")   # the robot is no longer signed
     return changes + (["tag"] if (current or {}).get("tag") != desired.tag else [])
 
 
@@ -328,6 +347,8 @@ def _state(desired: Desired, current: dict[str, Any] | None) -> ObjectState:
 
 # -- test ---------------------------------------------------------------------------------------
 
+_SEVERITY_NAMES_ZH = {2: "报告", 4: "低", 6: "中", 8: "高", 10: "严重"}   # as the SLS console names them
+
 def test_message(cluster_id: str, lang: str, now: datetime | None = None) -> tuple[str, str]:
     """(title, Markdown text): the "container entered" alert as it would arrive, marked as a test."""
     defs = load_definitions()
@@ -339,8 +360,9 @@ def test_message(cluster_id: str, lang: str, now: datetime | None = None) -> tup
               "kubeobject.operation.podexecoptions.container": "app",
               "kubeobject.operation.podexecoptions.commandstr": "bash"}
     console = "https://sls.console.aliyun.com/"
+    severity = _SEVERITY_NAMES_ZH[rule.severity] if lang == "zh" else SEVERITIES[rule.severity]
     variables = {"alert_name": rule.display_name[lang], "alert_time": moment,
-                 "severity": SEVERITIES[rule.severity], "query_url": console, "alert_url": console}
+                 "severity": severity, "query_url": console, "alert_url": console}
     intro = {"zh": "**这是 ackaudit 发送的测试通知**,告警会以下面的格式送达:",
              "en": "**This is a test notification from ackaudit**; alerts will arrive like this:"}[lang]
     return tmpl.title[lang], f"{intro}\n\n{render(tmpl.content[lang], variables, sample)}"
@@ -361,6 +383,10 @@ def send_test(ctx: ClusterContext, channels: list[Channel], lang: str, *,
         if not channels:
             raise PreconditionError("no webhook is configured for alerts",
                                     hint=f"ackaudit alerts setup --cluster {ctx.cluster_id} --dingtalk-url URL")
+        if any(_hidden(ch.url) or _hidden(ch.secret) for ch in channels):
+            raise PreconditionError("SLS does not show the configured webhook's URL or secret in full",
+                                    hint="give them to test: ackaudit alerts test --cluster "
+                                         f"{ctx.cluster_id} --dingtalk-url URL [--dingtalk-secret SEC...]")
         title, text = test_message(ctx.cluster_id, lang)
         return TestResult(ctx.cluster_id, [send(ch, title, text, deliver_to=deliver_to) for ch in channels])
 

@@ -258,3 +258,18 @@ def test_every_channel_type_end_to_end(cli, sandbox):
     generic = sandbox.state.webhook_messages[-1]["body"]
     assert generic["title"] == "Kubernetes container operation audit alert" and "ackaudit" in generic["text"]
     assert_no_secret(setup, run)
+
+
+def test_a_webhook_shown_starred_out_is_not_a_difference(set_up, cli, sandbox, dingtalk):
+    # The SLS documentation shows stored webhooks as `access_token=**********` and `SEC**********`.
+    hook = records(sandbox, "sls.alert.action_webhook")[WEBHOOK_ID]
+    starred = {**value(hook), "url": f"{sandbox.url}/robot/send?access_token=**********", "secret": "SEC**********"}
+    hook["value"] = json.dumps(starred)
+    plan = cli("alerts", "plan", "--cluster", AUDITED_CLUSTER_ID, *dingtalk, "-o", "json")
+    assert plan.exit_code == 0 and not any(o["action"] != "unchanged" for o in plan.json()["objects"])
+    other = cli("alerts", "plan", "--cluster", AUDITED_CLUSTER_ID, *dingtalk[:2], "--allow-any-url", "-o", "json")
+    assert [o["changes"] for o in other.json()["objects"] if o["kind"] == "webhook"] == [["secret"]]
+    untestable = cli("alerts", "test", "--cluster", AUDITED_CLUSTER_ID)
+    assert untestable.exit_code == 5 and "--dingtalk-url URL" in untestable.stderr
+    assert cli("alerts", "test", "--cluster", AUDITED_CLUSTER_ID, *dingtalk).exit_code == 0
+    assert_no_secret(plan, other, untestable)
