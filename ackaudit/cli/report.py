@@ -40,9 +40,9 @@ def register(app: typer.Typer) -> None:
         timezone: Annotated[str | None, typer.Option("--timezone", help="Show times and judge night hours in "
                                                      "this zone (default: the cluster region's; UTC for "
                                                      "--source).", show_default=False)] = None,
-        risky_programs: Annotated[Path | None, typer.Option("--risky-programs", help="Your own risky-program "
-                                                            "list: JSON like the bundled one, or one name per line.",
-                                                            show_default=False)] = None,
+        risky_programs: Annotated[Path | None, typer.Option(
+            "--risky-programs", help="Your own risky-program list: JSON like the bundled one, or one name per "
+            "line.", show_default=False)] = None,
         no_redact: NoRedactOpt = False,
         source: SourceOpt = None,
     ) -> None:
@@ -102,18 +102,25 @@ def _file_format(format_: str | None, out: str | None) -> str | None:
 
 
 def _render(report: Any, console: Any) -> None:
-    from rich.markup import escape
-
     from ackaudit.services import report_render as show
 
+    _render_overview(report, console, show)
+    _render_sessions(report, console, show)
+    _render_tables(report, console, show)
+
+
+def _render_overview(report: Any, console: Any, show: Any) -> None:
+    from rich.markup import escape
+
     t = report.totals
-    title = f"Container operation audit: {report.cluster_id}" if report.cluster_id else "Container operation audit"
+    title = "Container operation audit" + (f": {report.cluster_id}" if report.cluster_id else "")
     console.print(f"[bold]{escape(title)}[/bold]")
     console.print(f"[dim]{escape(report.source)}, {escape(show.window_line(report))}[/dim]")
+    first, last = show.local_time(report, t["first_activity"]), show.local_time(report, t["last_activity"])
     _output.kv_block([
         ("containers entered", f"{t['sessions']} sessions, {t['pods']} pods, {t['users']} users"),
         ("commands", f"{t['commands']} ({t['programs']} programs), {t['risky_commands']} risky"),
-        ("activity", f"{show.local_time(report, t['first_activity'])} .. {show.local_time(report, t['last_activity'])}"),
+        ("activity", f"{first} .. {last}"),
     ])
     _heading(console, show.activity_heading(report))
     buckets = report.activity["buckets"]
@@ -124,53 +131,56 @@ def _render(report: Any, console: Any) -> None:
         bar = show.unicode_bar(b["sessions"], largest, bar_width)
         console.print(f"  {escape(b['label']).ljust(label_width)}  [cyan]{bar}[/cyan] {b['sessions']}")
 
+
+def _render_sessions(report: Any, console: Any, show: Any) -> None:
+    from rich.markup import escape
+
     _heading(console, "Sessions worth a look")
-    if not report.sessions_to_review:
+    sessions = report.sessions_to_review
+    if not sessions:
         console.print("  none: no session ran a risky command or started between 00:00 and 06:00")
-    for i, s in enumerate(report.sessions_to_review, start=1):
+        return
+    for i, s in enumerate(sessions, start=1):
         why = ", ".join(filter(None, [f"{s['risky_commands']} risky" if s["risky_commands"] else "",
                                       f"night {s['local_start']}" if s["unusual_hour"] else ""]))
+        started = show.local_time(report, s["started"], seconds=False)
         console.print(f"  {i:>2}. [bold]{escape(s['trace_id'])}[/bold]  [red]{escape(why)}[/red]")
         console.print(f"      {escape(s['username'])} in {escape(s['namespace'])}/{escape(s['pod'])}, "
-                      f"{escape(show.local_time(report, s['started'], seconds=False))}, {s['commands']} commands",
-                      overflow="fold")
+                      f"{escape(started)}, {s['commands']} commands", overflow="fold")
     _more(console, report.sessions_to_review_more, "sessions")
-    if report.sessions_to_review:
-        example = report.sessions_to_review[0]["command"].replace(report.sessions_to_review[0]["trace_id"], "ID", 1)
-        console.print(f"  [dim]open one with: {escape(example)}[/dim]", overflow="fold")
+    example = sessions[0]["command"].replace(sessions[0]["trace_id"], "ID", 1)
+    console.print(f"  [dim]open one with: {escape(example)}[/dim]", overflow="fold")
 
+
+def _render_tables(report: Any, console: Any, show: Any) -> None:
+    col = _output.Column
     _heading(console, "Top users")
     _output.table([{**u, "user": show.user_label(u), "aliuid": u["aliuid"] or "-",
                     "last_seen": show.local_time(report, u["last_seen"], seconds=False)} for u in report.top_users],
-                  [_output.Column("user", "USER", max_width=48), _output.Column("aliuid", "ALIUID"),
-                   _output.Column("sessions", "SESSIONS"), _output.Column("commands", "CMDS"),
-                   _output.Column("risky_commands", "RISKY", style="red"), _output.Column("pods", "PODS"),
-                   _output.Column("last_seen", show.time_header(report, "LAST SEEN"), no_wrap=True)], empty="  nobody")
+                  [col("user", "USER", max_width=48), col("aliuid", "ALIUID"), col("sessions", "SESSIONS"),
+                   col("commands", "CMDS"), col("risky_commands", "RISKY", style="red"), col("pods", "PODS"),
+                   col("last_seen", show.time_header(report, "LAST SEEN"), no_wrap=True)], empty="  nobody")
     _heading(console, "Top namespaces")
-    _output.table(report.top_namespaces, [_output.Column("namespace", "NAMESPACE"),
-                                          _output.Column("sessions", "SESSIONS"), _output.Column("pods", "PODS"),
-                                          _output.Column("users", "USERS")], empty="  none")
+    _output.table(report.top_namespaces, [col("namespace", "NAMESPACE"), col("sessions", "SESSIONS"),
+                                          col("pods", "PODS"), col("users", "USERS")], empty="  none")
     _heading(console, "Top pods entered")
     _output.table([{**p, "pod": f"{p['namespace']}/{p['pod']}"} for p in report.top_pods],
-                  [_output.Column("pod", "POD"), _output.Column("sessions", "SESSIONS"),
-                   _output.Column("users", "USERS")], empty="  none")
+                  [col("pod", "POD"), col("sessions", "SESSIONS"), col("users", "USERS")], empty="  none")
     _heading(console, "Top programs")
     _output.table([{**p, "risky": "risky" if p["risky"] else ""} for p in report.top_programs],
-                  [_output.Column("program", "PROGRAM"), _output.Column("runs", "RUNS"),
-                   _output.Column("sessions", "SESSIONS"), _output.Column("users", "USERS"),
-                   _output.Column("risky", "", style="red")], empty="  none")
+                  [col("program", "PROGRAM"), col("runs", "RUNS"), col("sessions", "SESSIONS"),
+                   col("users", "USERS"), col("risky", "", style="red")], empty="  none")
     _heading(console, "Risky programs")
     _output.table(report.risky_programs,
-                  [_output.Column("program", "PROGRAM"), _output.Column("category", "CATEGORY", style="red", no_wrap=True),
-                   _output.Column("runs", "RUNS"), _output.Column("sessions", "SESSIONS"),
-                   _output.Column("reason", "WHY")], empty="  none")
+                  [col("program", "PROGRAM"), col("category", "CATEGORY", style="red", no_wrap=True),
+                   col("runs", "RUNS"), col("sessions", "SESSIONS"), col("reason", "WHY")], empty="  none")
     _heading(console, "Risky commands, newest first")
     shown = report.risky_commands[:TERMINAL_RISKY]
     _output.table([{**c, "time": show.local_time(report, c["time"], seconds=False)[5:],
                     "pod": f"{c['namespace']}/{c['pod']}"} for c in shown],
-                  [_output.Column("time", show.time_header(report, "TIME"), no_wrap=True), _output.Column("username", "USER", max_width=18),
-                   _output.Column("pod", "POD", max_width=24), _output.Column("cmdline", "COMMAND"),
-                   _output.Column("category", "RISK", style="red", max_width=20)], empty="  none")
+                  [col("time", show.time_header(report, "TIME"), no_wrap=True),
+                   col("username", "USER", max_width=18), col("pod", "POD", max_width=24),
+                   col("cmdline", "COMMAND"), col("category", "RISK", style="red", max_width=20)], empty="  none")
     _more(console, len(report.risky_commands) - len(shown) + report.risky_commands_more, "risky commands")
 
 
