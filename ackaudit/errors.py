@@ -57,10 +57,6 @@ class CloudError(AckAuditError):
     exit_code = ExitCode.FAILED
 
 
-class NotImplementedYet(AckAuditError):
-    exit_code = ExitCode.FAILED
-
-
 # Error codes that mean "who you are or what you may do" (ACK/POP gateway and SLS spellings).
 _AUTH_CODES = {
     "InvalidAccessKeyId.NotFound", "InvalidAccessKeyId.Inactive", "InvalidAccessKeyId", "InvalidAccessKeySecret",

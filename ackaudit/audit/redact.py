@@ -32,6 +32,10 @@ _SECRET_WORD = r"(?:password|passwd|pwd|secret|token|api[-_]?key|apikey)"
 _OPTION_WORD = rf"(?:{_SECRET_WORD}|pass|(?:src|dest)?(?:store|key)pass)"
 _AUTH_SCHEMES = r"(?:bearer|basic|digest|token|bot|negotiate|ntlm|oauth|apikey|acs|log|aws4-hmac-sha256)"
 
+# A header value: a run of non-space characters with at least one letter or digit (so the shell's
+# own punctuation is not taken for a secret), or an earlier mask (so redacting twice is a no-op).
+_WORDY = r"[^\s'\"]*?[A-Za-z0-9*][^\s'\"]*"
+
 _RULES: tuple[re.Pattern[str], ...] = tuple(re.compile(pattern, flags) for pattern, flags in (
     # Private key blocks (PEM, OpenSSH, PGP): the body goes, the armour lines stay.
     (r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?P<secret>.+?)"
@@ -39,9 +43,10 @@ _RULES: tuple[re.Pattern[str], ...] = tuple(re.compile(pattern, flags) for patte
     # Credentials in a URL: scheme://user:password@host (the password may hold an unencoded '/').
     (r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*:(?P<secret>[^\s?#'\"]+)@", 0),
     # Authorization headers, with or without a scheme: `Authorization: Bearer X`, `Authorization: X`.
-    (rf"(?<![\w-])(?:proxy-)?authorization\s*:\s*(?:{_AUTH_SCHEMES}\s+)?(?P<secret>[^\s'\"]+)", re.IGNORECASE),
-    # Other secret-carrying headers and `key: value` pairs: X-Api-Key, X-Auth-Token, Cookie, password: X.
-    (rf"(?<![\w-])(?:[\w-]*{_SECRET_WORD}|cookie)\s*:\s*(?P<secret>[^\s'\"]+)", re.IGNORECASE),
+    (rf"(?<![\w-])(?:proxy-)?authorization:\s*(?:{_AUTH_SCHEMES}\s+)?(?P<secret>{_WORDY})", re.IGNORECASE),
+    # Other secret-carrying headers and `key: value` pairs: X-Api-Key, X-Auth-Token, Cookie, password: X
+    # (header syntax: no space before the colon, so `.../token :0` in a shell line is left alone).
+    (rf"(?<![\w-])(?:[\w-]*{_SECRET_WORD}|cookie):\s*(?P<secret>{_WORDY})", re.IGNORECASE),
     # A bearer token anywhere (long enough not to be an English word).
     (r"(?<![\w-])bearer\s+(?P<secret>[A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE),
     # Options: --password=X, --password X, --db-password X, --token X, --api-key X, -storepass X.

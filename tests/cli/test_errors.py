@@ -51,9 +51,3 @@ def test_verbose_run_never_prints_the_secret_or_token(tmp_path):
     assert "· ACK DescribeClustersV1" in proc.stderr  # the trace line is there
     output = proc.stdout + proc.stderr
     assert SECRET not in output and TOKEN not in output
-
-
-def test_not_implemented_commands_say_so(tmp_path):
-    proc = run(["report", "--cluster", "c1"], HOME=str(tmp_path))
-    assert proc.returncode == 1
-    assert "not implemented yet" in proc.stderr
