@@ -188,3 +188,22 @@ def test_files_in_random_order_are_searched_by_time(rows, tmp_path):
     source = FileSource(str(path))
     newest = sorted(rows, key=lambda r: (r["__time__"],), reverse=True)[0]
     assert source.get("*", START, END + 1, line=1, reverse=True).rows[0]["__time__"] == str(newest["__time__"])
+
+
+def test_pulled_log_groups_decode_into_rows_even_with_bad_bytes():
+    from aliyun.log.proto import LogGroupList, LogGroupListRaw
+
+    from ackaudit.cloud.sls import _rows_of
+
+    for message, value, expected in ((LogGroupList, "ls -la", "ls -la"), (LogGroupListRaw, b"ls \xff", "ls \ufffd")):
+        groups = message()
+        group = groups.LogGroups.add()
+        group.Source, group.Topic = "10.0.1.2", ""
+        tag = group.LogTags.add()
+        tag.Key, tag.Value = "__hostname__", "node-1"
+        log = group.Logs.add()
+        log.Time = START
+        content = log.Contents.add()
+        content.Key, content.Value = "cmd", value
+        assert _rows_of(groups) == [{"cmd": expected, "__source__": "10.0.1.2", "__topic__": "",
+                                     "__tag__:__hostname__": "node-1", "__time__": str(START)}]

@@ -242,14 +242,20 @@ class SlsClient:
 def _rows_of(groups: Any) -> list[dict[str, str]]:
     """Decode protobuf LogGroups into rows shaped like GetLogs rows (tags as `__tag__:key`).
 
-    The SDK falls back to a bytes-typed message when a value is not valid UTF-8; such values are
-    decoded with replacement characters rather than dropping the whole batch."""
+    The SDK falls back to a bytes-typed message when some value is not valid UTF-8; its values are
+    then decoded with replacement characters rather than dropping the whole batch."""
+    from aliyun.log.proto import LogGroupListRaw
+
+    as_bytes = isinstance(groups, LogGroupListRaw)
     rows = []
     for group in groups.LogGroups:
         shared = {"__source__": _text(group.Source), "__topic__": _text(group.Topic)}
         shared.update({f"__tag__:{_text(tag.Key)}": _text(tag.Value) for tag in group.LogTags})
         for log in group.Logs:
-            row = {_text(c.Key): _text(c.Value) for c in log.Contents}
+            if as_bytes:
+                row = {_text(c.Key): _text(c.Value) for c in log.Contents}
+            else:
+                row = {c.Key: c.Value for c in log.Contents}
             row.update(shared)
             row["__time__"] = str(log.Time)
             rows.append(row)

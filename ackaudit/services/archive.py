@@ -45,19 +45,69 @@ PULL_GROUPS = 1000       # the most log groups one PullLogs call returns
 def read_window(sls: Any, project: str, logstore: str, from_time: int, to_time: int, *,
                 now: float) -> Iterator[dict[str, str]]:
     """Every raw row of the logstore with `from_time <= __time__ < to_time`, shard by shard, in
-    arrival order. The end is fixed before reading, so logs arriving meanwhile cannot make it run on."""
+    arrival order. The end is fixed before reading, so logs arriving meanwhile cannot make it run on.
+    The next batch is fetched while the caller works through the current one."""
+    for batch in _prefetched(_pulled_batches(sls, project, logstore, from_time, to_time, now=now)):
+        yield from batch
+
+
+def _pulled_batches(sls: Any, project: str, logstore: str, from_time: int, to_time: int, *,
+                    now: float) -> Iterator[list[dict[str, str]]]:
     last_receive = to_time + LATE_ARRIVAL
     for shard in sls.shard_ids(project, logstore):
         cursor = sls.cursor_at(project, logstore, shard, max(0, from_time - CLOCK_SKEW))
         end_cursor = sls.cursor_at(project, logstore, shard, "end" if last_receive >= now else last_receive)
         while True:
             pulled = sls.pull_logs(project, logstore, shard, cursor, end_cursor=end_cursor, count=PULL_GROUPS)
-            for row in pulled.rows:
-                if from_time <= int(row["__time__"]) < to_time:
-                    yield row
+            yield [row for row in pulled.rows if from_time <= int(row["__time__"]) < to_time]
             if pulled.next_cursor == cursor:
                 break
             cursor = pulled.next_cursor
+
+
+_PREFETCH = 2       # batches read ahead: enough to hide the network, few enough to keep memory flat
+
+
+def _prefetched(batches: Iterator[list[dict[str, str]]]) -> Iterator[list[dict[str, str]]]:
+    """`batches`, produced by a background thread at most _PREFETCH ahead; its errors are raised here.
+    When the consumer stops early (an error, Ctrl-C) the thread stops too."""
+    import queue
+    import threading
+
+    ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=_PREFETCH)
+    stop = threading.Event()
+
+    def offer(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not offer(("batch", batch)):
+                    return
+            offer(("end", None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            offer(("error", exc))
+
+    worker = threading.Thread(target=produce, name="ackaudit-export-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = ready.get()
+            if kind == "batch":
+                yield item
+            elif kind == "error":
+                raise item
+            else:
+                return
+    finally:
+        stop.set()
 
 
 # -- writing files -------------------------------------------------------------------------------
@@ -190,14 +240,42 @@ class ExportResult:
 Progress = Callable[[int, int | None], None]    # (events written, __time__ of the latest one)
 
 
+class _Redaction:
+    """`redact_event` for a stream of events. Command lines repeat a great deal (health checks, CI
+    steps, the same shell opened in every session) and redaction is the costliest step of an export,
+    so each distinct set of command values is redacted once."""
+
+    def __init__(self) -> None:
+        from functools import lru_cache
+
+        from ackaudit.audit.redact import redact_event
+
+        probe = "mysql -psecret"
+        # The fields redaction rewrites; every other field of a flat event it leaves as it is.
+        self._keys = tuple(n for n in FIELD_NAMES if redact_event({n: probe})[n] != probe)
+        self._redact_event = redact_event
+        self._redacted = lru_cache(maxsize=20_000)(self._redact_values)
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        values = tuple((k, tuple(v) if isinstance(v, list) else v) for k in self._keys if (v := event.get(k)))
+        if not values:
+            return event
+        out = dict(event)
+        out.update(self._redacted(values))
+        return out
+
+    def _redact_values(self, values: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+        return self._redact_event({k: list(v) if isinstance(v, tuple) else v for k, v in values})
+
+
 def export_events(rows: Iterable[dict[str, str]], out: str, fmt: str, from_time: int, to_time: int, *,
                   redact: bool, force: bool, catalogue: dict[str, Any], csv_order: Sequence[str],
                   progress: Progress | None = None) -> ExportResult:
     """Write `rows` (raw audit rows) as flat events, risk-marked and (unless told) redacted."""
-    from ackaudit.audit.redact import redact_event
     from ackaudit.audit.risky import risk_of
     from ackaudit.services.investigate import to_event
 
+    redact_event = _Redaction()
     target = Path(out)
     check_target(target, force)
     token = secrets.token_hex(4)
