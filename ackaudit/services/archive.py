@@ -47,8 +47,10 @@ def read_window(sls: Any, project: str, logstore: str, from_time: int, to_time: 
     """Every raw row of the logstore with `from_time <= __time__ < to_time`, shard by shard, in
     arrival order. The end is fixed before reading, so logs arriving meanwhile cannot make it run on.
     The next batch is fetched while the caller works through the current one."""
-    for batch in _prefetched(_pulled_batches(sls, project, logstore, from_time, to_time, now=now)):
-        yield from batch
+    with contextlib.closing(_prefetched(_pulled_batches(sls, project, logstore, from_time, to_time,
+                                                        now=now))) as batches:
+        for batch in batches:
+            yield from batch
 
 
 def _pulled_batches(sls: Any, project: str, logstore: str, from_time: int, to_time: int, *,
@@ -297,6 +299,8 @@ def export_events(rows: Iterable[dict[str, str]], out: str, fmt: str, from_time:
                     progress(written, event.get("__time__"))
         except BaseException:
             writer.abort()
+            if hasattr(rows, "close"):       # stop a reader working ahead
+                rows.close()
             raise
         writer.close()
         if target.exists() and not force:     # it may have appeared while we were reading

@@ -9,7 +9,7 @@ import time
 
 import duckdb
 import pytest
-from conftest import AUDITED_CLUSTER_ID
+from conftest import AUDITED_CLUSTER_ID, ELIGIBLE_CLUSTER_ID
 
 from ackaudit.sandbox.world import INTRUDER, PAYMENTS_DEV, SEEDED_SECRETS
 
@@ -164,6 +164,57 @@ def test_interrupted_export_leaves_no_file(sandbox, out_dir):
         sandbox.faults.clear()
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr
+    assert os.listdir(out_dir) == []
+
+
+def test_a_failing_read_leaves_no_file_and_no_reader(cli, sandbox, window, out_dir, no_sdk_sleep):
+    import threading
+
+    sandbox.faults.add({"kind": "5xx", "service": "sls", "route": "/shards/0", "count": -1, "status": 503})
+    run = export(cli, out_dir / "audit.jsonl", window)
+    sandbox.faults.clear()
+    assert run.exit_code == 1
+    assert "error: SLS" in run.stderr
+    assert os.listdir(out_dir) == []
+    deadline = time.time() + 5
+    while any(t.name == "ackaudit-export-reader" for t in threading.enumerate()) and time.time() < deadline:
+        time.sleep(0.02)
+    assert not any(t.name == "ackaudit-export-reader" for t in threading.enumerate())
+
+
+def test_a_reader_stopped_early_stops_reading(sandbox):
+    """Several PullLogs batches: the reader works ahead, and closing the rows stops it."""
+    import threading
+
+    from ackaudit.cloud.credentials import resolve_credentials
+    from ackaudit.cloud.endpoints import sls_endpoint
+    from ackaudit.cloud.sls import SlsClient
+    from ackaudit.sandbox.generate import generate_events
+    from ackaudit.services.archive import PULL_GROUPS, read_window
+
+    now = time.time()
+    sandbox.state.events.append(PROJECT, LOGSTORE, generate_events(4 * PULL_GROUPS, seed=2, start=now - 3600,
+                                                                   end=now - 60))
+    env = sandbox.client_env()
+    region = env["ALIBABA_CLOUD_REGION_ID"]
+    sls = SlsClient(region, sls_endpoint(region, env), resolve_credentials(None, env))
+    rows = read_window(sls, PROJECT, LOGSTORE, int(now - 7200), int(now), now=now)
+    assert int(next(rows)["__time__"]) >= now - 7200
+    assert any(t.name == "ackaudit-export-reader" for t in threading.enumerate())
+    rows.close()
+    deadline = time.time() + 5
+    while any(t.name == "ackaudit-export-reader" for t in threading.enumerate()) and time.time() < deadline:
+        time.sleep(0.02)
+    assert not any(t.name == "ackaudit-export-reader" for t in threading.enumerate())
+    everything = list(read_window(sls, PROJECT, LOGSTORE, int(now - 7200), int(now), now=now))
+    assert len(everything) == sandbox.state.events.count(PROJECT, LOGSTORE, int(now - 7200), int(now))
+    assert len({r["eventId"] for r in everything}) == len(everything) >= 4 * PULL_GROUPS
+
+
+def test_a_cluster_without_audit_has_nothing_to_export(cli, out_dir):
+    run = cli("export", "--cluster", ELIGIBLE_CLUSTER_ID, "--since", "1d", "--out", str(out_dir / "a.jsonl"))
+    assert run.exit_code == 3
+    assert "does not exist" in run.stderr and "status" in run.stderr
     assert os.listdir(out_dir) == []
 
 
