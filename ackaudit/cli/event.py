@@ -31,12 +31,12 @@ def register(app: typer.Typer) -> None:
         """
         from ackaudit.audit.redact import redact_event, redact_text
         from ackaudit.audit.risky import builtin_catalogue, risk_of
-        from ackaudit.audit.timeparse import window
+        from ackaudit.services.archive import window_for
         from ackaudit.services.investigate import raw_event, to_event
 
         since_text = since or "30d"
-        from_time, to_time = window(since=since_text, from_=None, to=None, default="30d", now=time.time())
         src, ctx = event_source(cluster, source)
+        from_time, to_time = window_for(src, since=since, from_=None, to=None, default="30d", now=time.time())
         raw = raw_event(src, event_id, from_time, to_time, since_text)
         flat = to_event(raw)
         risk = risk_of(flat, builtin_catalogue())

@@ -105,6 +105,8 @@ def register(app: typer.Typer) -> None:
                           risky_programs=sorted(catalogue) if risky or risky_programs else None,
                           trace_id=trace, where=where)
         search = build_search(filters)
+        if follow and source:
+            raise UsageError("--follow watches a cluster; an exported file does not grow")
         src, _ = event_source(cluster, source)
         from_time, to_time = window_for(src, since=since, from_=from_, to=to, default="24h", now=time.time())
         result = run_query(src, search, from_time, to_time, limit=limit, oldest_first=oldest_first)

@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         come first: the most risky commands, then entries between 00:00 and 06:00 local time.
         """
         from ackaudit.audit.risky import builtin_catalogue, load_catalogue
-        from ackaudit.audit.timeparse import window
+        from ackaudit.services.archive import window_for
         from ackaudit.services.report import build_report, region_zone, zone_named
         from ackaudit.services.report_render import check_target, save, to_html, to_markdown
 
@@ -60,9 +60,9 @@ def register(app: typer.Typer) -> None:
         if out:
             check_target(out, force)
         now = time.time()
-        from_time, to_time = window(since=since, from_=from_, to=to, default="7d", now=now)
-        catalogue = load_catalogue(str(risky_programs)) if risky_programs else builtin_catalogue()
         src, ctx = event_source(cluster, source)
+        from_time, to_time = window_for(src, since=since, from_=from_, to=to, default="7d", now=now)
+        catalogue = load_catalogue(str(risky_programs)) if risky_programs else builtin_catalogue()
         if timezone:
             zone = zone_named(timezone, to_time)
         else:

@@ -36,14 +36,14 @@ def register(app: typer.Typer) -> None:
         from ackaudit.audit.redact import redact_event
         from ackaudit.audit.risky import builtin_catalogue
         from ackaudit.audit.session import build_session, to_markdown
-        from ackaudit.audit.timeparse import window
+        from ackaudit.services.archive import window_for
         from ackaudit.services.investigate import find_by
 
         if format_ not in (None, "markdown"):
             raise UsageError(f"--format {format_!r}: only markdown is supported")
         since_text = since or "30d"
-        from_time, to_time = window(since=since_text, from_=None, to=None, default="30d", now=time.time())
         src, _ = event_source(cluster, source)
+        from_time, to_time = window_for(src, since=since, from_=None, to=None, default="30d", now=time.time())
         events = find_by(src, term("traceId", trace_id), from_time, to_time, f"session {trace_id}", since_text)
         if not no_redact:
             events = [redact_event(e) for e in events]
