@@ -53,7 +53,9 @@ def register(app: typer.Typer) -> None:
         purge_logstore: Annotated[bool, typer.Option("--purge-logstore",
                                                      help="Also delete the logstore and its data.")] = False,
         remove_alerts: Annotated[bool, typer.Option("--remove-alerts",
-                                                    help="Also remove the alert rules ackaudit created.")] = False,
+                                                    help="Also remove the alert rules ackaudit created (and "
+                                                    "their policies, templates and webhooks, unless another "
+                                                    "cluster's alerts use them).")] = False,
         yes: YesOpt = False,
         dry_run: DryRunOpt = False,
         no_wait: NoWaitOpt = False,
@@ -65,23 +67,25 @@ def register(app: typer.Typer) -> None:
         from ackaudit.services.cluster import ClusterContext
         from ackaudit.services.lifecycle import disable as run_disable
         from ackaudit.services.lifecycle import purge_impact
-        from ackaudit.services.status import provisioned_alert_names
 
         ctx = ClusterContext(cloud(), cluster, kubeconfig=kubeconfig, context=context)
         ctx.ensure_exists()
-        alerts = []
+        alerts = None
         if remove_alerts:
-            alerts = provisioned_alert_names(ctx.cloud.sls.list_alerts(ctx.project[0]), cluster)
+            from ackaudit.services.alerting import plan_removal
+
+            alerts = plan_removal(ctx)
         if purge_logstore and not dry_run:
             impact = purge_impact(ctx)
             if impact.exists:
                 _output.warn(f"deleting {impact.project}/{impact.logstore} loses {impact.events} events"
                              f"{_span(impact.oldest, impact.newest)}; this cannot be undone")
                 _output.confirm(f"Delete logstore {impact.logstore}?", yes=yes, expect=impact.logstore)
-        if alerts and not dry_run:
-            _output.confirm(f"Remove {len(alerts)} alert rules ({', '.join(alerts)})?", yes=yes)
+        if alerts is not None and alerts.to_delete and not dry_run:
+            names = ", ".join(state.id for state in alerts.to_delete)
+            _output.confirm(f"Remove the alerting objects ackaudit created ({names})?", yes=yes)
         with _output.progress(f"disabling audit on {cluster}") as update:
-            result = run_disable(ctx, purge=purge_logstore, alert_names=alerts, dry_run=dry_run,
+            result = run_disable(ctx, purge=purge_logstore, alerts=alerts, dry_run=dry_run,
                                  wait=not no_wait, timeout=timeout, on_progress=update)
         _output.emit(result.to_json(), human=lambda _: _render_disable(result))
 
@@ -130,7 +134,7 @@ def _render_disable(result) -> None:
     else:
         _output.success(f"ack-advanced-audit uninstalled from {result.cluster_id}")
     for name in result.alerts_removed:
-        _output.info(f"removed alert rule {name}")
+        _output.info(f"removed {name}")
     if result.purged:
         _output.info(f"deleted logstore {result.project}/{result.logstore}")
     elif result.logstore_kept:

@@ -215,10 +215,12 @@ def purge_impact(ctx: ClusterContext) -> PurgeImpact:
     return PurgeImpact(project, ctx.logstore, True, num("events") or 0, num("oldest"), num("newest"))
 
 
-def disable(ctx: ClusterContext, *, purge: bool = False, alert_names: list[str] | None = None,
+def disable(ctx: ClusterContext, *, purge: bool = False, alerts: Any = None,
             dry_run: bool = False, wait: bool = True, timeout: float = 600,
             on_progress: Progress = lambda _: None) -> DisableResult:
-    """Uninstall the audit addon only (the log component serves other features)."""
+    """Uninstall the audit addon only (the log component serves other features). `alerts`: what
+    `alerting.plan_removal` found to remove (this cluster's rules and action policies, and the
+    templates and webhooks no other cluster's policy uses), or None."""
     project, _ = ctx.project
     result = DisableResult(ctx.cluster_id, changed=False, already_disabled=False, dry_run=dry_run,
                            project=project, logstore=ctx.logstore)
@@ -229,8 +231,9 @@ def disable(ctx: ClusterContext, *, purge: bool = False, alert_names: list[str] 
         result.plan.append(f"uninstall {AUDIT_ADDON} {audit.get('version') or ''}".strip())
     if purge:
         result.plan.append(f"delete logstore {project}/{ctx.logstore} and all its events")
-    for name in alert_names or []:
-        result.plan.append(f"delete alert rule {name}")
+    to_delete = alerts.to_delete if alerts is not None else []
+    for state in to_delete:
+        result.plan.append(f"delete {state.kind.replace('_', ' ')} {state.id}")
     if dry_run:
         return result
 
@@ -249,9 +252,11 @@ def disable(ctx: ClusterContext, *, purge: bool = False, alert_names: list[str] 
             wait_until(gone, timeout=timeout, on_progress=on_progress, what="waiting for removal",
                        check_later=check_later)
             result.state = "disabled"
-    for name in alert_names or []:
-        ctx.cloud.sls.delete_alert(project, name)
-        result.alerts_removed.append(name)
+    if to_delete:
+        from ackaudit.services.alerting import remove as remove_alerting
+
+        remove_alerting(ctx, alerts)
+        result.alerts_removed = [state.id for state in to_delete]
         result.changed = True
     if purge and ctx.cloud.sls.get_logstore(project, ctx.logstore) is not None:
         ctx.cloud.sls.delete_logstore(project, ctx.logstore)

@@ -273,3 +273,13 @@ def test_a_webhook_shown_starred_out_is_not_a_difference(set_up, cli, sandbox, d
     assert untestable.exit_code == 5 and "--dingtalk-url URL" in untestable.stderr
     assert cli("alerts", "test", "--cluster", AUDITED_CLUSTER_ID, *dingtalk).exit_code == 0
     assert_no_secret(plan, other, untestable)
+
+
+def test_disable_remove_alerts_cleans_up_everything_setup_made(set_up, cli, sandbox):
+    run = cli("disable", "--cluster", AUDITED_CLUSTER_ID, "--remove-alerts", "--yes", "-o", "json")
+    assert run.exit_code == 0, run.stderr
+    assert set(run.json()["alerts_removed"]) == {EXEC, RISKY, ENTER, DANGER, WEBHOOK_ID}
+    assert EXEC not in jobs(sandbox) and RISKY not in jobs(sandbox)
+    assert not {EXEC, RISKY} & set(records(sandbox, "sls.alert.action_policy"))
+    assert not {ENTER, DANGER} & set(records(sandbox, "sls.alert.content_template"))
+    assert_no_secret(run)
