@@ -7,6 +7,7 @@ Target: `ackaudit --help` at most 150 ms (the official SLS CLI takes about 300 m
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -25,28 +26,32 @@ def _command() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "ackaudit"]
 
 
-def measure(args: list[str], runs: int) -> float:
+def measure(args: list[str], runs: int) -> tuple[float, float]:
     cmd = _command() + args
-    subprocess.run(cmd, capture_output=True, check=True)  # warm the file cache
+    # As on a user's machine: Python may cache compiled modules (some shells set
+    # PYTHONDONTWRITEBYTECODE, which would recompile every module on every run).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run(cmd, capture_output=True, check=True, env=env)  # warm the file and bytecode caches
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, check=True)
+        subprocess.run(cmd, capture_output=True, check=True, env=env)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(times), min(times)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=21)
     args = parser.parse_args()
-    print(f"{'command':<28} {'median':>9} {'target':>9}  ok")
+    print(f"{'command':<28} {'median':>9} {'fastest':>9} {'target':>9}  ok (median)")
     failed = 0
     for case, target in CASES:
-        median = measure(case, args.runs)
+        median, fastest = measure(case, args.runs)
         ok = median <= target
         failed += not ok
-        print(f"{'ackaudit ' + ' '.join(case):<28} {median * 1000:>7.0f}ms {target * 1000:>7.0f}ms  {'yes' if ok else 'NO'}")
+        print(f"{'ackaudit ' + ' '.join(case):<28} {median * 1000:>7.0f}ms {fastest * 1000:>7.0f}ms "
+              f"{target * 1000:>7.0f}ms  {'yes' if ok else 'NO'}")
     return 1 if failed else 0
 
 
