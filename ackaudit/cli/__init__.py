@@ -4,8 +4,6 @@ Typer's rich-formatted help is turned off (rich_markup_mode=None): it costs abou
 `--help` and completion, and the plain help reads the same.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """Per-invocation context: the cloud session, the `-v` trace, and the guard around each command."""
 
-from __future__ import annotations
-
 import functools
 from collections.abc import Callable
 from typing import Any

@@ -5,8 +5,6 @@ The SDK exceptions are normally translated in `ackaudit.cloud`; they are mapped 
 nothing reaches the user as a traceback. ACKAUDIT_DEBUG=1 re-raises to show it.
 """
 
-from __future__ import annotations
-
 import os
 from dataclasses import dataclass
 

@@ -1,7 +1,5 @@
 """How audit events look in the terminal and in csv; shared by query, session and event."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from ackaudit.cli._output import Column

@@ -5,8 +5,6 @@ The root callback records what it was given; `command()` adds the same options t
 signature and merges them (the command-level value wins). Only public Typer API is used.
 """
 
-from __future__ import annotations
-
 import functools
 import inspect
 from collections.abc import Callable

@@ -4,9 +4,6 @@ Rich is imported only when something is drawn, so `--help` stays fast. Colour an
 only on a terminal, never with NO_COLOR or --no-color.
 """
 
-from __future__ import annotations
-
-import csv
 import json
 import os
 import sys
@@ -109,6 +106,8 @@ def write_csv(records: Sequence[Mapping[str, Any]], keys: Sequence[str] | None =
               stream: Any = None) -> None:
     stream = stream or sys.stdout
     keys = list(keys) if keys else _keys(records)
+    import csv
+
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(keys)
     for record in records:

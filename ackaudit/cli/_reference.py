@@ -3,8 +3,6 @@
 Regenerate with: python -m ackaudit.cli._reference > docs/cli.md
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 
 import typer

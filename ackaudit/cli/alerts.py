@@ -1,7 +1,5 @@
 """`ackaudit alerts ...`: alerting provisioned from bundled definitions."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

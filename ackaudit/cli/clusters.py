@@ -1,7 +1,5 @@
 """`ackaudit clusters`: the fleet view."""
 
-from __future__ import annotations
-
 import typer
 
 from ackaudit.cli import _output

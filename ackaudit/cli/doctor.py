@@ -1,7 +1,5 @@
 """`ackaudit doctor`: read-only preflight."""
 
-from __future__ import annotations
-
 import typer
 
 from ackaudit.cli import _output

@@ -1,7 +1,5 @@
 """`ackaudit event`."""
 
-from __future__ import annotations
-
 import json
 import time
 from typing import Annotated, Any

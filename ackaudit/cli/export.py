@@ -1,7 +1,5 @@
 """`ackaudit export`."""
 
-from __future__ import annotations
-
 import time
 from typing import Annotated
 

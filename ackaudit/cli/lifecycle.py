@@ -1,8 +1,5 @@
 """`ackaudit enable` and `ackaudit disable`."""
 
-from __future__ import annotations
-
-from datetime import datetime, timezone
 from typing import Annotated
 
 import typer
@@ -95,6 +92,8 @@ def _span(oldest: int | None, newest: int | None) -> str:
         return ""
 
     def day(ts: int) -> str:
+        from datetime import datetime, timezone
+
         return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d")
 
     return f" from {day(oldest)} to {day(newest)}"

@@ -1,7 +1,5 @@
 """`ackaudit query`."""
 
-from __future__ import annotations
-
 import time
 from pathlib import Path
 from typing import Annotated, Any

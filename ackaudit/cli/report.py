@@ -1,8 +1,5 @@
 """`ackaudit report`."""
 
-from __future__ import annotations
-
-import shlex
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -67,6 +64,8 @@ def register(app: typer.Typer) -> None:
             zone = zone_named(timezone, to_time)
         else:
             zone = region_zone((ctx.detail.get("region_id") or ctx.cloud.region) if ctx else None, to_time)
+        import shlex
+
         locator = f"--source {shlex.quote(source)}" if source else f"--cluster {cluster}"
         with _output.progress(f"summarising {src.description}"):
             result = build_report(src, from_time, to_time, catalogue=catalogue, zone=zone, now=now,

@@ -1,7 +1,5 @@
 """`ackaudit retention`."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

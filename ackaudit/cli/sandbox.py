@@ -1,8 +1,5 @@
 """`ackaudit sandbox ...`: the bundled local emulator of ACK + SLS + Kubernetes."""
 
-from __future__ import annotations
-
-import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -61,6 +58,8 @@ def reset(state_dir: StateDirOpt = None, seed: SeedOpt = 1) -> None:
     directory = _state_dir(state_dir)
     existed = directory.exists()
     if existed:
+        import shutil
+
         shutil.rmtree(directory)
     open_sandbox(directory, seed=seed).close()
     _output.emit({"state_dir": str(directory), "replaced": existed, "seed": seed},

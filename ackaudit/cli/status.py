@@ -1,7 +1,5 @@
 """`ackaudit status`."""
 
-from __future__ import annotations
-
 import typer
 
 from ackaudit.cli import _output
