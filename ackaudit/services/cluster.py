@@ -12,7 +12,7 @@ import json
 from functools import cached_property
 from typing import Any
 
-from ackaudit.errors import AckAuditError, ApiError, NotFoundError
+from ackaudit.errors import AckAuditError, ApiError, NotFoundError, PreconditionError
 
 AUDIT_ADDON = "ack-advanced-audit"
 LOG_ADDONS = ("loongcollector", "logtail-ds")
@@ -21,6 +21,16 @@ LOG_CONFIGMAP = ("kube-system", "alibaba-log-configuration")
 
 def logstore_name(cluster_id: str) -> str:
     return f"advaudit-{cluster_id}"
+
+
+# SLS answers these when the audit logstore (or its project) is not there: audit was never enabled.
+MISSING_LOGSTORE_CODES = ("LogStoreNotExist", "ProjectNotExist")
+
+
+def audit_not_enabled(cluster_id: str | None, project: str, logstore: str) -> PreconditionError:
+    return PreconditionError(f"audit is not enabled: there is no logstore {project}/{logstore}",
+                             hint=f"enable it with `ackaudit enable --cluster {cluster_id or 'ID'}`, or check "
+                                  f"`ackaudit status --cluster {cluster_id or 'ID'}`")
 
 
 class ClusterContext:

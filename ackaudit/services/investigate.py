@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from ackaudit.audit.fields import flatten_event
-from ackaudit.errors import CloudError, NotFoundError
+from ackaudit.errors import ApiError, CloudError, NotFoundError
 
 PAGE = 100   # SLS returns at most 100 lines per search page
 
@@ -39,6 +39,7 @@ class LogstoreSource:
     sls: Any
     project: str
     logstore: str
+    cluster_id: str | None = None
 
     @property
     def description(self) -> str:
@@ -46,8 +47,15 @@ class LogstoreSource:
 
     def get(self, query: str, from_time: int, to_time: int, *, offset: int = 0, line: int = PAGE,
             reverse: bool = False) -> Page:
-        return self.sls.get_logs(self.project, self.logstore, query, from_time, to_time, offset=offset,
-                                 line=line, reverse=reverse)
+        from ackaudit.services.cluster import MISSING_LOGSTORE_CODES, audit_not_enabled
+
+        try:
+            return self.sls.get_logs(self.project, self.logstore, query, from_time, to_time, offset=offset,
+                                     line=line, reverse=reverse)
+        except ApiError as exc:
+            if exc.code in MISSING_LOGSTORE_CODES:
+                raise audit_not_enabled(self.cluster_id, self.project, self.logstore) from None
+            raise
 
 
 class IncompleteError(CloudError):

@@ -213,8 +213,8 @@ def test_a_reader_stopped_early_stops_reading(sandbox):
 
 def test_a_cluster_without_audit_has_nothing_to_export(cli, out_dir):
     run = cli("export", "--cluster", ELIGIBLE_CLUSTER_ID, "--since", "1d", "--out", str(out_dir / "a.jsonl"))
-    assert run.exit_code == 3
-    assert "does not exist" in run.stderr and "status" in run.stderr
+    assert run.exit_code == 5
+    assert "audit is not enabled" in run.stderr and f"ackaudit enable --cluster {ELIGIBLE_CLUSTER_ID}" in run.stderr
     assert os.listdir(out_dir) == []
 
 

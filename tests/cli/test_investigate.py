@@ -225,3 +225,12 @@ def test_follow_prints_a_new_event_once(sandbox):
     assert len(markers) == 1
     assert len({e["eventId"] for e in got}) == len(got)
     assert proc.returncode == 130
+
+
+def test_a_cluster_without_audit_is_a_precondition(cli):
+    from conftest import ELIGIBLE_CLUSTER_ID
+
+    for args in (("query",), ("session", "0" * 32), ("event", "0" * 32), ("report",)):
+        run = cli(*args, "--cluster", ELIGIBLE_CLUSTER_ID)
+        assert run.exit_code == 5, (args, run.stderr)
+        assert f"ackaudit enable --cluster {ELIGIBLE_CLUSTER_ID}" in run.stderr
