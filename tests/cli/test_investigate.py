@@ -7,7 +7,7 @@ import sys
 import time
 
 import pytest
-from conftest import AUDITED_CLUSTER_ID
+from conftest import AUDITED_CLUSTER_ID, ELIGIBLE_CLUSTER_ID
 
 from ackaudit.audit.query import Filters, build_search
 from ackaudit.sandbox.world import INTRUDER, PAYMENTS_DEV, SEEDED_SECRETS
@@ -228,8 +228,6 @@ def test_follow_prints_a_new_event_once(sandbox):
 
 
 def test_a_cluster_without_audit_is_a_precondition(cli):
-    from conftest import ELIGIBLE_CLUSTER_ID
-
     for args in (("query",), ("session", "0" * 32), ("event", "0" * 32), ("report",)):
         run = cli(*args, "--cluster", ELIGIBLE_CLUSTER_ID)
         assert run.exit_code == 5, (args, run.stderr)
