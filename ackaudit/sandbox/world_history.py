@@ -194,7 +194,30 @@ def plan_sessions(rng: random.Random, now: float, days: int = 7) -> list[Planned
             start = midnight.replace(hour=hour, minute=minute).timestamp() + rng.uniform(0, 59)
             planned.append(PlannedSession(start, INTRUDER, INTRUSION))
     window_start, last_start = now - days * DAY, now - 3600
-    return sorted(p for p in planned if window_start <= p.start <= last_start)
+    kept = [p for p in planned if window_start <= p.start <= last_start]
+    kept.extend(_missing_scenarios(rng, [p for p in kept if p.start >= now - (days - 1) * DAY], today, days))
+    return sorted(kept)
+
+
+def _missing_scenarios(rng: random.Random, planned: list[PlannedSession], today: datetime,
+                       days: int) -> list[PlannedSession]:
+    """A session for every scenario the draw left out of the window's recent part, so that whatever the date and
+    hour, each one (every secret on a command line, every risky program) is in the history.
+
+    They go on the working days one to five days before today (local time): wholly inside the
+    window, and still inside a `--since 7d` asked a while after the world was built."""
+    present = {(p.user["username"], id(p.scenario)) for p in planned}
+    working_days = [today - timedelta(days=n) for n in range(1, min(days, 6))]
+    working_days = [d for d in working_days if d.weekday() < 5] or working_days
+    added = []
+    for role in ROLES:
+        for scenario in role.scenarios:
+            if (role.user["username"], id(scenario)) in present:
+                continue
+            midnight = rng.choice(working_days)
+            start = midnight.timestamp() + rng.uniform(*role.hours) * 3600
+            added.append(PlannedSession(start, role.user, scenario))
+    return added
 
 
 def _role_starts(rng: random.Random, role: Role, midnight: datetime, weekday: bool) -> list[float]:
