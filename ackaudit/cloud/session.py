@@ -49,19 +49,29 @@ class Cloud:
         self._options = options
 
     def _start_sandbox(self, env: Mapping[str, str]) -> dict[str, str]:
-        from ackaudit.sandbox import open_sandbox
+        from ackaudit.engine.errors import StoreBusy
+        from ackaudit.sandbox import open_sandbox, worlddir
         from ackaudit.sandbox.server import SandboxServer
 
         directory = sandbox_dir(env)
-        state = open_sandbox(directory)
+        worlddir.check_state_dir(directory, option="ACKAUDIT_SANDBOX_DIR" if env.get("ACKAUDIT_SANDBOX_DIR")
+                                 else "the sandbox folder")
+        served = worlddir.serving(directory)
+        if served is not None:
+            raise AckAuditError(f"the sandbox world in {directory} is served by `ackaudit sandbox start` "
+                                f"(pid {served['pid']}, {served.get('url')})",
+                                hint="point ackaudit at it with the settings it printed "
+                                     f"(ACKAUDIT_CS_ENDPOINT={served.get('url')} ACKAUDIT_SLS_ENDPOINT=... and "
+                                     "the sandbox keys) instead of --sandbox, or stop it")
+        # Other `--sandbox` commands may use the world at the same time (a `query --follow` in
+        # another terminal): the events' file is held only while a request reads or writes it.
         try:
-            _ = state.events  # open the event store now: another process may hold it
-        except Exception as exc:  # duckdb reports a held lock as an IOException
-            if "lock" not in str(exc).lower():
-                raise
-            raise AckAuditError(f"the sandbox world in {directory} is in use by another process",
-                                hint="stop `ackaudit sandbox start` and retry, or point that server's "
-                                     "settings at it instead of --sandbox") from None
+            state = open_sandbox(directory, shared_events=True)
+            _ = state.events
+        except StoreBusy as busy:
+            holder = f"process {busy.holder_pid}" if busy.holder_pid else "another process"
+            raise AckAuditError(f"the sandbox world in {directory} is held by {holder}",
+                                hint="it did not let go within 10 seconds; retry when it is done") from None
         self._sandbox_server = SandboxServer(state)
         self._sandbox_server.start()
         return self._sandbox_server.client_env()

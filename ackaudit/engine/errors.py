@@ -14,3 +14,11 @@ class QueryError(Exception):
 
 def invalid(message: str) -> QueryError:
     return QueryError("ParameterInvalid", message)
+
+
+class StoreBusy(Exception):
+    """Another process holds the store's file for longer than the store waits for it."""
+
+    def __init__(self, message: str, holder_pid: int | None = None) -> None:
+        super().__init__(message)
+        self.holder_pid = holder_pid

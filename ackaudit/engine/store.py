@@ -5,6 +5,11 @@ keys the row arrived with), then one VARCHAR column per field name in lower case
 names are case-insensitive), including the dotted leaf columns of JSON fields. A small catalog
 (`ackaudit_logstores`, `ackaudit_keysets`) makes an on-disk store reopenable.
 
+Processes: DuckDB lets one process at a time open a database file. A store opened `shared=True`
+holds the file only for the length of each call (opening it, with retries while another process
+holds it, and reloading the catalog, so it sees what other processes wrote): several processes
+can then read and write one store in turn. Otherwise the store keeps the file open until close().
+
 Threads: one DuckDB database, a fresh cursor (its own connection) per call. Writers are
 serialised by a lock and publish, after each commit, an immutable `_View` (columns, keys, end of
 the sequence). A reader works from the view it started with and reads only rows below its end,
@@ -14,10 +19,13 @@ so rows and schema always agree even while appends run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import re
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +34,7 @@ import duckdb
 
 from ackaudit.engine import histogram as hist
 from ackaudit.engine import sql as analytic
-from ackaudit.engine.errors import invalid
+from ackaudit.engine.errors import StoreBusy, invalid
 from ackaudit.engine.index import declared_columns, unindexed_key_message
 from ackaudit.engine.ingest import KEYSET, SEQ, TIME, BatchWriter, KeysetRegistry, json_path, leaf_paths
 from ackaudit.engine.predicate import compile_predicate, quote_identifier
@@ -61,11 +69,75 @@ class _Logstore:
     keysets: KeysetRegistry = field(default_factory=KeysetRegistry)
 
 
+_HOLDER_PID = re.compile(r"\(PID (\d+)\)")
+
+
+def _held(method):
+    """Run `method` with the database open (a shared store opens it for the call)."""
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        if not self._shared:
+            return method(self, *args, **kwargs)
+        with self._opened():
+            return method(self, *args, **kwargs)
+    return call
+
+
 class EventStore:
-    def __init__(self, path: str | os.PathLike | None = None) -> None:
-        self._db = duckdb.connect(str(path) if path is not None else ":memory:")
+    def __init__(self, path: str | os.PathLike | None = None, *, shared: bool = False,
+                 wait: float = 10.0) -> None:
+        self._path = str(path) if path is not None else ":memory:"
+        self._shared = shared and path is not None
+        self._wait = wait
         self._lock = threading.RLock()
+        self._depth = 0
+        self._db: Any = None
         self._logstores: dict[tuple[str, str], _Logstore] = {}
+        if self._shared:
+            with self._opened():        # create the file and its catalog now
+                pass
+        else:
+            self._db = self._connect()
+            self._prepare()
+
+    def _connect(self):
+        deadline = time.monotonic() + self._wait
+        pause = 0.02
+        while True:
+            try:
+                return duckdb.connect(self._path)
+            except duckdb.IOException as exc:
+                text = str(exc)
+                if "lock" not in text.lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    match = _HOLDER_PID.search(text)
+                    pid = int(match[1]) if match else None
+                    holder = f"process {pid}" if pid else "another process"
+                    raise StoreBusy(f"{self._path} is held by {holder}", pid) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
+
+    @contextlib.contextmanager
+    def _opened(self):
+        with self._lock:
+            if self._depth == 0:
+                self._db = self._connect()
+                try:
+                    self._prepare()
+                except BaseException:
+                    self._db.close()
+                    raise
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    db, self._db = self._db, None
+                    db.close()
+
+    def _prepare(self) -> None:
         self._db.execute("SET GLOBAL TimeZone = 'UTC'")
         for macro in analytic.MACROS:
             self._db.execute(macro)
@@ -76,6 +148,7 @@ class EventStore:
 
     # -- catalog --------------------------------------------------------------------------
     def _load_catalog(self) -> None:
+        self._logstores = {}
         for project, logstore, table, index in self._db.execute(
                 "SELECT project, logstore, tbl, index_config FROM ackaudit_logstores").fetchall():
             columns = [name for (name,) in self._db.execute(
@@ -117,9 +190,11 @@ class EventStore:
         self._logstores[(project, logstore)] = ls
         return ls
 
+    @_held
     def ensure_logstore(self, project: str, logstore: str) -> None:
         self._logstore(project, logstore)
 
+    @_held
     def drop_logstore(self, project: str, logstore: str) -> None:
         with self._lock:
             ls = self._logstores.pop((project, logstore), None)
@@ -129,6 +204,7 @@ class EventStore:
             self._db.execute("DELETE FROM ackaudit_logstores WHERE tbl = ?", [ls.table])
             self._db.execute("DELETE FROM ackaudit_keysets WHERE tbl = ?", [ls.table])
 
+    @_held
     def set_index(self, project: str, logstore: str, index: dict | None) -> None:
         with self._lock:
             ls = self._logstore(project, logstore)
@@ -150,6 +226,7 @@ class EventStore:
         return tuple(out)
 
     # -- ingest ---------------------------------------------------------------------------
+    @_held
     def append(self, project: str, logstore: str, rows: Iterable[Mapping[str, Any]]) -> int:
         """Store rows (PutLogs semantics); returns how many were stored."""
         total = 0
@@ -252,6 +329,7 @@ class EventStore:
                        f"SELECT {', '.join(values)} FROM (SELECT {inner} FROM stage s) s", params)
 
     # -- queries --------------------------------------------------------------------------
+    @_held
     def query(self, project: str, logstore: str, query: str, from_time: int, to_time: int, *,
               offset: int = 0, line: int = 100, reverse: bool = False) -> QueryResult:
         query = query or ""
@@ -334,6 +412,7 @@ class EventStore:
             raise invalid(f"SQL error: {analytic.first_line(e)}") from None
         return keys, [dict(zip(keys, map(format_value, record), strict=True)) for record in fetched]
 
+    @_held
     def histogram(self, project: str, logstore: str, query: str, from_time: int,
                   to_time: int) -> list[tuple[int, int, int]]:
         search, sql = split_query(query or "")
@@ -355,11 +434,13 @@ class EventStore:
         return hist.buckets(from_time, to_time, counts)
 
     # -- bulk access ----------------------------------------------------------------------
+    @_held
     def count(self, project: str, logstore: str, from_time: int | None = None, to_time: int | None = None) -> int:
         ls = self._logstore(project, logstore)
         return self._scalar(f"SELECT count(*) FROM {ls.table} WHERE {TIME} >= coalesce(?, {TIME}) "
                             f"AND {TIME} < coalesce(?, {TIME} + 1)", [from_time, to_time])
 
+    @_held
     def time_span(self, project: str, logstore: str) -> tuple[int, int] | None:
         ls = self._logstore(project, logstore)
         cursor = self._db.cursor()
@@ -369,6 +450,7 @@ class EventStore:
             cursor.close()
         return None if oldest is None else (oldest, newest)
 
+    @_held
     def read_from(self, project: str, logstore: str, seq: int, limit: int) -> tuple[list[dict[str, str]], int]:
         """Rows in arrival order from sequence number `seq` (at most `limit`), and the next seq."""
         ls = self._logstore(project, logstore)
@@ -384,6 +466,7 @@ class EventStore:
         next_seq = fetched[-1][0] + 1 if fetched else max(seq, 0)
         return self._rows(ls, originals, fetched), next_seq
 
+    @_held
     def seq_at(self, project: str, logstore: str, when: int | None) -> int:
         """The first sequence number whose row has __time__ >= `when`; the end when None."""
         ls = self._logstore(project, logstore)
@@ -403,5 +486,6 @@ class EventStore:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if not self._shared:
+                self._db.close()
 

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ackaudit.engine.errors import StoreBusy
 from ackaudit.sandbox import signatures, webhooks
 from ackaudit.sandbox.faults import Fault, FaultRegistry
 from ackaudit.sandbox.http import Request, Response
@@ -203,6 +204,11 @@ class SandboxServer:
                  "project": project, "status": None, "action": self._action(service, req, project)}
         try:
             resp = self._serve(service, req, project, region, request_id)
+        except StoreBusy as busy:
+            message = f"the sandbox world's events are in use: {busy}; retry when it is done"
+            resp = {"ack": lambda: ack_error(503, "ServiceUnavailable", message, request_id),
+                    "sls": lambda: sls_error(503, "ServerBusy", message),
+                    "kube": lambda: kube_error(503, "ServiceUnavailable", message)}[service]()
         except Exception:
             log.exception("sandbox %s route failed: %s %s", service, req.method, req.path)
             resp = {"ack": lambda: ack_error(500, "InternalError", "The request processing has failed.",

@@ -51,8 +51,11 @@ _PERSISTED = ("clusters", "tasks", "projects", "resources", "robots", "settings"
 
 
 class SandboxState:
-    def __init__(self, state_dir: str | os.PathLike | None = None) -> None:
+    def __init__(self, state_dir: str | os.PathLike | None = None, *, shared_events: bool = False) -> None:
         self.lock = threading.RLock()
+        # shared_events: hold the events' DuckDB file only during each call, so that other
+        # processes (other `--sandbox` commands) can use the same world in turn.
+        self.shared_events = shared_events
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.credentials: dict[str, str] = {SANDBOX_ACCESS_KEY_ID: SANDBOX_ACCESS_KEY_SECRET}
         self.clusters: dict[str, dict[str, Any]] = {}
@@ -81,7 +84,7 @@ class SandboxState:
             if self.state_dir is not None:
                 self.state_dir.mkdir(parents=True, exist_ok=True)
                 path = self.state_dir / "events.duckdb"
-            self._events = EventStore(path)
+            self._events = EventStore(path, shared=self.shared_events)
         return self._events
 
     # -- persistence ----------------------------------------------------------------------
@@ -100,12 +103,12 @@ class SandboxState:
             os.replace(tmp, self.state_dir / "world.json")
 
     @classmethod
-    def load(cls, state_dir: str | os.PathLike) -> SandboxState | None:
+    def load(cls, state_dir: str | os.PathLike, *, shared_events: bool = False) -> SandboxState | None:
         """The state saved in `state_dir`, or None when there is none yet."""
         path = Path(state_dir) / "world.json"
         if not path.exists():
             return None
-        state = cls(state_dir)
+        state = cls(state_dir, shared_events=shared_events)
         data = json.loads(path.read_text(encoding="utf-8"))
         for k in _PERSISTED:
             if k in data:
