@@ -29,7 +29,7 @@ def event_source(cluster: str | None, source_file: str | None) -> tuple[Any, Any
     from ackaudit.services.investigate import LogstoreSource
 
     ctx = ClusterContext(cloud(), cluster)
-    return LogstoreSource(ctx.cloud.sls, ctx.project[0], ctx.logstore, cluster), ctx
+    return LogstoreSource(ctx.cloud.sls, ctx.project[0], ctx.logstore, cluster, ctx.audit_not_enabled), ctx
 
 
 def decorate(events: list[dict[str, Any]], catalogue: dict[str, Any], redact: bool) -> list[dict[str, Any]]:

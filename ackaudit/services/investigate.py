@@ -40,6 +40,7 @@ class LogstoreSource:
     project: str
     logstore: str
     cluster_id: str | None = None
+    missing: Callable[[], Exception] | None = None   # the error for "no such logstore"
 
     @property
     def description(self) -> str:
@@ -54,6 +55,8 @@ class LogstoreSource:
                                      line=line, reverse=reverse)
         except ApiError as exc:
             if exc.code in MISSING_LOGSTORE_CODES:
+                if self.missing is not None:
+                    raise self.missing() from None
                 raise audit_not_enabled(self.cluster_id, self.project, self.logstore) from None
             raise
 
