@@ -85,7 +85,8 @@ class KubeClient:
     def _call(self, action: str, fn: Any) -> Any:
         def attempt() -> tuple[Any, None]:
             from kubernetes.client.exceptions import ApiException
-            from urllib3.exceptions import HTTPError, TimeoutError as Urllib3Timeout
+            from urllib3.exceptions import HTTPError
+            from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
             try:
                 return fn(), None

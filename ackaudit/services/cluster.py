@@ -15,8 +15,17 @@ from functools import cached_property
 from typing import Any
 
 from ackaudit.cloud import calls
-from ackaudit.errors import AckAuditError, ApiError, AuthError, CloudError, ExitCode, Gap, NotFoundError, \
-    PreconditionError, UsageError
+from ackaudit.errors import (
+    AckAuditError,
+    ApiError,
+    AuthError,
+    CloudError,
+    ExitCode,
+    Gap,
+    NotFoundError,
+    PreconditionError,
+    UsageError,
+)
 
 AUDIT_ADDON = "ack-advanced-audit"
 LOG_ADDONS = ("loongcollector", "logtail-ds")

@@ -187,6 +187,13 @@ def follow(source: EventSource, search: str, since: int, *, seen: set[str], inte
             if len(page.rows) < PAGE:
                 break
             offset += PAGE
+        if fetcher.partial:
+            from ackaudit.audit.timeparse import iso
+            from ackaudit.cloud import calls
+
+            calls.note("warning", f"SLS stayed incomplete for events between {iso(window_from)} and {iso(now)}: "
+                                  "some may be missing from what follows")
+            fetcher.partial = False
         for event in sorted(batch, key=sort_key):
             key = event.get("eventId")
             if key is None or key in recent:
@@ -200,15 +207,22 @@ def follow(source: EventSource, search: str, since: int, *, seen: set[str], inte
 
 
 def find_by(source: EventSource, search: str, from_time: int, to_time: int, what: str,
-            since_text: str) -> list[dict[str, Any]]:
-    """Every event matching `search` in the window, oldest first; NotFound when there is none."""
+            since_text: str, *, allow_partial: bool = False) -> tuple[list[dict[str, Any]], bool]:
+    """(every event matching `search` in the window, oldest first; whether the search completed).
+    NotFound (3) only when the
+    search completed and found nothing; an incomplete search is "could not complete" (1), with
+    or without results, unless `allow_partial` accepts the results it did find."""
     result = run_query(source, search, from_time, to_time, limit=0, oldest_first=True)
+    if result.partial and not (allow_partial and result.events):
+        found = f" (found {len(result.events)} events so far)" if result.events else ""
+        raise IncompleteError(f"the search for {what} in {source.description} could not complete: SLS stayed "
+                              f"incomplete after retrying{found}",
+                              hint="retry in a moment, or search a shorter window with --since"
+                                   + (", or accept what was found with --allow-partial" if result.events else ""))
     if not result.events:
         raise NotFoundError(f"no {what} in {source.description} in the last {since_text}",
                             hint="look further back with --since (e.g. --since 180d)")
-    if result.partial:
-        raise CloudError(f"the search for {what} stayed incomplete", hint="retry in a moment")
-    return sorted(result.events, key=sort_key)
+    return sorted(result.events, key=sort_key), not result.partial
 
 
 def raw_event(source: EventSource, event_id: str, from_time: int, to_time: int, since_text: str) -> dict[str, Any]:
@@ -217,6 +231,10 @@ def raw_event(source: EventSource, event_id: str, from_time: int, to_time: int, 
 
     page = Fetcher(source).complete(term("eventId", event_id), from_time, to_time, line=10)
     rows = [r for r in page.rows if r.get("eventId") == event_id]
+    if not rows and not page.complete:
+        raise IncompleteError(f"the search for event {event_id} in {source.description} could not complete: "
+                              "SLS stayed incomplete after retrying", hint="retry in a moment, or search a "
+                              "shorter window with --since")
     if not rows:
         raise NotFoundError(f"no event {event_id} in {source.description} in the last {since_text}",
                             hint="look further back with --since (e.g. --since 180d)")
