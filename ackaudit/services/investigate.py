@@ -70,6 +70,13 @@ def _incomplete_retries() -> int:
     return int(os.environ.get("ACKAUDIT_INCOMPLETE_RETRIES", "2"))
 
 
+def _incomplete_backoff() -> float:
+    # The same first delay as the other retries (ACKAUDIT_RETRY_BASE, default 0.5 s), doubled per attempt.
+    from ackaudit.cloud.calls import default_policy
+
+    return default_policy().base
+
+
 @dataclass
 class Fetcher:
     source: EventSource
@@ -81,7 +88,7 @@ class Fetcher:
         for attempt in range(_incomplete_retries()):
             if page.complete:
                 return page
-            time.sleep(min(2.0, 0.5 * 2 ** attempt))
+            time.sleep(min(2.0, _incomplete_backoff() * 2 ** attempt))
             page = self.source.get(query, from_time, to_time, **kwargs)
         if not page.complete:
             self.partial = True

@@ -7,7 +7,13 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import AUDITED_CLUSTER_ID, ELIGIBLE_CLUSTER_ID, INELIGIBLE_CLUSTER_ID, SERVERLESS_CLUSTER_ID
+from conftest import (
+    AUDITED_CLUSTER_ID,
+    ELIGIBLE_CLUSTER_ID,
+    INELIGIBLE_CLUSTER_ID,
+    SERVERLESS_CLUSTER_ID,
+    logstore_of,
+)
 
 AUDITED_PROJECT = f"k8s-log-{AUDITED_CLUSTER_ID}"
 AUDITED_LOGSTORE = f"advaudit-{AUDITED_CLUSTER_ID}"
@@ -168,7 +174,6 @@ def test_an_incomplete_report_exits_1_unless_allowed(cli, sandbox, tmp_path):
 
 # -- disable --purge-logstore ---------------------------------------------------------------------
 def test_purge_never_confirms_against_an_incomplete_count(cli, sandbox):
-    from conftest import logstore_of
 
     fault(sandbox, "incomplete", "sls", "/logs$")
     run = cli("disable", "--cluster", AUDITED_CLUSTER_ID, "--purge-logstore", "--yes")
