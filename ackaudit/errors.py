@@ -6,6 +6,7 @@ line on stderr; nothing below the CLI prints.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 
@@ -78,6 +79,8 @@ class ApiError(AckAuditError):
 
     @property
     def exit_code(self) -> ExitCode:  # type: ignore[override]
+        if self.throttled:
+            return ExitCode.FAILED   # SLS answers its QPS quotas with 403: busy, not forbidden
         if self.code in _AUTH_CODES or self.status in (401, 403):
             return ExitCode.AUTH
         if self.status == 404 or self.code.endswith(("NotFound", "NotExist")):
@@ -85,10 +88,15 @@ class ApiError(AckAuditError):
         return ExitCode.FAILED
 
     @property
+    def throttled(self) -> bool:
+        return "throttl" in self.code.lower() or self.status == 429 \
+            or self.code in ("ReadQuotaExceed", "WriteQuotaExceed", "QuotaExceed", "ExceedQPSLimit",
+                             "TooManyRequests")
+
+    @property
     def retryable(self) -> bool:
-        return (self.status is not None and self.status >= 500) or "throttl" in self.code.lower() \
-            or self.code in ("ServiceUnavailable", "InternalError", "InternalServerError", "RequestTimeout",
-                             "ReadQuotaExceed", "WriteQuotaExceed", "QuotaExceed", "ExceedQPSLimit")
+        return (self.status is not None and self.status >= 500) or self.throttled \
+            or self.code in ("ServiceUnavailable", "InternalError", "InternalServerError", "RequestTimeout")
 
 
 class ConnectError(AckAuditError):
@@ -96,7 +104,48 @@ class ConnectError(AckAuditError):
 
     exit_code = ExitCode.FAILED
 
-    def __init__(self, service: str, endpoint: str, reason: str) -> None:
-        super().__init__(f"cannot reach {service} at {endpoint}: {reason}",
-                         hint="check the network, the region, and ACKAUDIT_CS_ENDPOINT / ACKAUDIT_SLS_ENDPOINT")
-        self.service, self.endpoint, self.reason = service, endpoint, reason
+    def __init__(self, service: str, endpoint: str, reason: str, *, timed_out: bool = False) -> None:
+        if timed_out:
+            super().__init__(f"{service} at {endpoint} did not answer: {reason}",
+                             hint="the endpoint accepted the connection but sent no answer in time; retry later, "
+                                  "check the endpoint, or allow more time with ACKAUDIT_TIMEOUT=SECONDS")
+        else:
+            super().__init__(f"cannot reach {service} at {endpoint}: {reason}",
+                             hint="check the network, the region, and ACKAUDIT_CS_ENDPOINT / ACKAUDIT_SLS_ENDPOINT")
+        self.service, self.endpoint, self.reason, self.timed_out = service, endpoint, reason, timed_out
+        self.sdk_retried = False   # the SDK already retried it (SLS: refused connections)
+
+
+DEFAULT_TIMEOUT = 30.0
+
+
+def timeout_seconds(env: dict[str, str] | None = None) -> float:
+    """ACKAUDIT_TIMEOUT: how long to wait for a connection, and then for an answer, per request."""
+    import os
+
+    raw = (env if env is not None else os.environ).get("ACKAUDIT_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise UsageError(f"ACKAUDIT_TIMEOUT={raw!r} is not a number of seconds", hint="e.g. ACKAUDIT_TIMEOUT=60 "
+                         "(more than 0, at most 3600)")
+    return value
+
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A part of an answer that could not be read. Commands print each as a warning and then exit
+    with its code (4 when the read was refused, 1 otherwise) unless `--allow-partial`."""
+
+    message: str
+    exit_code: ExitCode = ExitCode.FAILED
+
+    @classmethod
+    def of(cls, what: str, exc: AckAuditError) -> Gap:
+        code = ExitCode.AUTH if exc.exit_code == ExitCode.AUTH else ExitCode.FAILED
+        return cls(f"{what}: {exc.message}", code)

@@ -35,9 +35,19 @@ def _prepare() -> None:
     from ackaudit.cloud import calls
 
     calls.clear_listeners()
+    _output.reset_warnings()
     calls.quiet_sdk_logging(settings().verbose)
-    if settings().verbose:
+    verbose = settings().verbose
+    if verbose:
         calls.add_listener(_output.trace_call)
+
+    def show_note(level: str, text: str) -> None:
+        if level == "warning":
+            _output.warn(text)
+        elif verbose:
+            _output.trace_note(text)
+
+    calls.add_note_listener(show_note)
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:

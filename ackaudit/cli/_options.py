@@ -36,3 +36,6 @@ KubeconfigOpt = Annotated[str | None, typer.Option(
     "--kubeconfig", help="Use this kubeconfig instead of fetching a temporary one from ACK.", show_default=False)]
 ContextOpt = Annotated[str | None, typer.Option("--context", help="Context of --kubeconfig to use.",
                                                 show_default=False)]
+AllowPartialOpt = Annotated[bool, typer.Option(
+    "--allow-partial", help="Exit 0 even if part of the answer could not be read or SLS could not complete "
+    "a search (each gap is still printed as a warning).")]

@@ -154,7 +154,18 @@ def info(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+_warned: set[str] = set()
+
+
+def reset_warnings() -> None:
+    _warned.clear()
+
+
 def warn(message: str) -> None:
+    """A warning on stderr, printed once per run however many parts of the code notice it."""
+    if message in _warned:
+        return
+    _warned.add(message)
     _styled("warning: ", "yellow", message)
 
 
@@ -167,6 +178,21 @@ def error(message: str, hint: str | None = None, request_id: str | None = None) 
     _styled("error: ", "red", line)
     if hint:
         _styled("hint: ", "dim", hint)
+
+
+def finish_partial(gaps: Sequence[Any], allow_partial: bool, *, what: str = "the answer above") -> None:
+    """Warn about each part that could not be read; then, unless --allow-partial, exit with the
+    code of what went wrong (4 when a read was refused, 1 otherwise)."""
+    import typer
+
+    for gap in gaps:
+        warn(gap.message)
+    if not gaps or allow_partial:
+        return
+    code = 4 if any(int(g.exit_code) == 4 for g in gaps) else 1
+    error(f"{what} is incomplete: {len(gaps)} part{'s' if len(gaps) > 1 else ''} could not be read",
+          hint="retry in a moment (-v shows each call), or accept a partial answer with --allow-partial")
+    raise typer.Exit(code)
 
 
 def _styled(prefix: str, style: str, message: str) -> None:
@@ -182,6 +208,11 @@ def trace_call(record: Any) -> None:
     retry = f" attempt={record.attempt}" if record.attempt > 1 else ""
     print(f"· {record.service} {record.action} {record.seconds * 1000:.0f}ms {record.outcome}{rid}{retry}",
           file=sys.stderr)
+
+
+def trace_note(text: str) -> None:
+    """A `-v` detail line that is not a call (e.g. where the SLS project was found)."""
+    print(f"· {text}", file=sys.stderr)
 
 
 @contextmanager

@@ -5,6 +5,7 @@ import typer
 from ackaudit.cli import _output
 from ackaudit.cli._context import cloud
 from ackaudit.cli._globals import command
+from ackaudit.cli._options import AllowPartialOpt
 from ackaudit.cli._output import Column
 
 COLUMNS = [
@@ -21,14 +22,19 @@ COLUMNS = [
 def register(app: typer.Typer) -> None:
     @command(app, "clusters", examples=["ackaudit clusters --region cn-hangzhou",
                                         "ackaudit --sandbox clusters -o json"])
-    def clusters() -> None:
-        """List the clusters of a region with their audit status."""
+    def clusters(allow_partial: AllowPartialOpt = False) -> None:
+        """List the clusters of a region with their audit status.
+
+        A cluster whose addons or node pools cannot be read shows as unknown, with a warning, and
+        the command exits 1 (4 if the read was refused) unless --allow-partial.
+        """
         from ackaudit.services.fleet import list_clusters
 
-        rows = list_clusters(cloud())
-        data = [r.to_json() for r in rows]
+        fleet = list_clusters(cloud())
+        data = [r.to_json() for r in fleet.clusters]
         table_rows = [{**d, "kind": _kind(d), "audit": _audit(d)} for d in data]
         _output.emit(data, human=lambda _: _output.table(table_rows, COLUMNS, empty="no clusters in this region"))
+        _output.finish_partial(fleet.gaps, allow_partial, what="the list of clusters")
 
 
 def _kind(row: dict) -> str:

@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         from ackaudit.audit.risky import builtin_catalogue
         from ackaudit.audit.timeparse import iso, window
         from ackaudit.services.archive import check_target, export_events, format_of, read_window
-        from ackaudit.services.cluster import ClusterContext, audit_not_enabled
+        from ackaudit.services.cluster import ClusterContext
 
         fmt = format_of(out, format_)
         check_target(Path(out), force)
@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         ctx = ClusterContext(cloud(), cluster)
         project = ctx.project[0]
         if ctx.cloud.sls.get_logstore(project, ctx.logstore) is None:
-            raise audit_not_enabled(cluster, project, ctx.logstore)
+            raise ctx.audit_not_enabled(project)
         if no_redact:
             _output.warn(f"--no-redact: {out} will contain the secrets found in command lines")
         with _output.progress(f"exporting {project}/{ctx.logstore} from {iso(from_time)} to {iso(to_time)}") as update:

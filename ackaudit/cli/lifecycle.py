@@ -59,6 +59,9 @@ def register(app: typer.Typer) -> None:
         timeout: TimeoutOpt = 600,
         kubeconfig: KubeconfigOpt = None,
         context: ContextOpt = None,
+        allow_partial: Annotated[bool, typer.Option(
+            "--allow-partial", help="With --purge-logstore: go on (after the confirmation) even if SLS could "
+            "not finish counting the events that would be lost.")] = False,
     ) -> None:
         """Uninstall ack-advanced-audit. The logstore and its data stay (and are billed) unless --purge-logstore."""
         from ackaudit.services.cluster import ClusterContext
@@ -74,8 +77,16 @@ def register(app: typer.Typer) -> None:
             alerts = plan_removal(ctx)
         if purge_logstore and not dry_run:
             impact = purge_impact(ctx)
+            if impact.exists and not impact.complete and not allow_partial:
+                from ackaudit.errors import CloudError
+
+                raise CloudError(f"cannot count the events in {impact.project}/{impact.logstore}: SLS stayed "
+                                 f"incomplete after retrying (at least {impact.events} events)",
+                                 hint="retry in a moment, or pass --allow-partial to confirm against that lower bound")
             if impact.exists:
-                _output.warn(f"deleting {impact.project}/{impact.logstore} loses {impact.events} events"
+                count = f"{impact.events} events" if impact.complete else \
+                    f"at least {impact.events} events (SLS could not finish counting)"
+                _output.warn(f"deleting {impact.project}/{impact.logstore} loses {count}"
                              f"{_span(impact.oldest, impact.newest)}; this cannot be undone")
                 _output.confirm(f"Delete logstore {impact.logstore}?", yes=yes, expect=impact.logstore)
         if alerts is not None and alerts.to_delete and not dry_run:

@@ -9,12 +9,10 @@ import typer
 from ackaudit.cli import _events, _output
 from ackaudit.cli._context import cloud
 from ackaudit.cli._globals import OutputFormat, command, settings
-from ackaudit.cli._options import FromOpt, OptionalClusterOpt, SinceOpt, SourceOpt, ToOpt
-from ackaudit.errors import ExitCode, UsageError
+from ackaudit.cli._options import AllowPartialOpt, FromOpt, OptionalClusterOpt, SinceOpt, SourceOpt, ToOpt
+from ackaudit.errors import Gap, UsageError
 
 NoRedactOpt = Annotated[bool, typer.Option("--no-redact", help="Show secrets found in command lines.")]
-AllowPartialOpt = Annotated[bool, typer.Option(
-    "--allow-partial", help="Exit 0 even if SLS could not complete the search (a warning is still printed).")]
 
 
 def event_source(cluster: str | None, source_file: str | None) -> tuple[Any, Any]:
@@ -29,7 +27,7 @@ def event_source(cluster: str | None, source_file: str | None) -> tuple[Any, Any
     from ackaudit.services.investigate import LogstoreSource
 
     ctx = ClusterContext(cloud(), cluster)
-    return LogstoreSource(ctx.cloud.sls, ctx.project[0], ctx.logstore, cluster), ctx
+    return LogstoreSource(ctx.cloud.sls, ctx.project[0], ctx.logstore, cluster, ctx.audit_not_enabled), ctx
 
 
 def decorate(events: list[dict[str, Any]], catalogue: dict[str, Any], redact: bool) -> list[dict[str, Any]]:
@@ -130,12 +128,11 @@ def _report_completeness(result: Any, limit: int, allow_partial: bool) -> None:
     shown = len(result.events)
     if result.total is not None and result.total > shown:
         _output.info(f"showing {shown} of {result.total} matching events; --limit 0 shows all")
-    for warning in result.warnings:
-        _output.warn(warning)
-    if result.partial and not allow_partial:
-        _output.error("the results above may be incomplete", hint="narrow the time range, retry, "
-                      "or accept partial results with --allow-partial")
-        raise typer.Exit(ExitCode.FAILED)
+    if not result.partial:
+        for warning in result.warnings:
+            _output.warn(warning)
+        return
+    _output.finish_partial([Gap(w) for w in result.warnings], allow_partial, what="the list of events above")
 
 
 def _follow(src: Any, search: str, initial: list[dict[str, Any]], catalogue: Any, redact: bool,

@@ -8,7 +8,7 @@ import typer
 
 from ackaudit.cli import _output
 from ackaudit.cli._globals import OutputFormat, command, settings
-from ackaudit.cli._options import FromOpt, OptionalClusterOpt, SinceOpt, SourceOpt, ToOpt
+from ackaudit.cli._options import AllowPartialOpt, FromOpt, OptionalClusterOpt, SinceOpt, SourceOpt, ToOpt
 from ackaudit.cli.query import NoRedactOpt, event_source
 from ackaudit.errors import UsageError
 
@@ -42,6 +42,7 @@ def register(app: typer.Typer) -> None:
             "line.", show_default=False)] = None,
         no_redact: NoRedactOpt = False,
         source: SourceOpt = None,
+        allow_partial: AllowPartialOpt = False,
     ) -> None:
         """Summarise who entered which containers and what they ran: in the terminal or as a file.
 
@@ -80,13 +81,24 @@ def register(app: typer.Typer) -> None:
                 _output.success(f"wrote the {file_format} report to {out}")
             else:
                 print(text, end="")
+            _finish(result, allow_partial)
             return
-        if result.empty and settings().fmt is OutputFormat.table:
+        if result.empty and settings().fmt is OutputFormat.table and result.complete:
             _output.info(f"no container was entered and no command was recorded in {src.description} "
                          "in this window; look further back with --since (e.g. --since 30d)")
             return
         data = result.to_json()
         _output.emit(data, rows=data["risky_commands"], human=lambda console: _render(result, console))
+        _finish(result, allow_partial)
+
+
+def _finish(result: Any, allow_partial: bool) -> None:
+    """An incomplete report (SLS could not finish a statement) exits 1 unless --allow-partial."""
+    from ackaudit.errors import Gap
+
+    if not result.complete:
+        _output.finish_partial([Gap(w) for w in result.warnings if "incomplete" in w], allow_partial,
+                               what="the report")
 
 
 def _file_format(format_: str | None, out: str | None) -> str | None:

@@ -7,7 +7,7 @@ import typer
 
 from ackaudit.cli import _output
 from ackaudit.cli._globals import OutputFormat, command, settings
-from ackaudit.cli._options import OptionalClusterOpt, SinceOpt, SourceOpt
+from ackaudit.cli._options import AllowPartialOpt, OptionalClusterOpt, SinceOpt, SourceOpt
 from ackaudit.cli.query import NoRedactOpt, event_source
 from ackaudit.errors import UsageError
 
@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         format_: Annotated[str | None, typer.Option("--format", help="markdown: a report to paste into an "
                                                     "incident ticket.", show_default=False)] = None,
         no_redact: NoRedactOpt = False,
+        allow_partial: AllowPartialOpt = False,
     ) -> None:
         """Show one exec session: who, when, where, every command in order, and the process tree.
 
@@ -42,7 +43,11 @@ def register(app: typer.Typer) -> None:
         since_text = since or "30d"
         src, _ = event_source(cluster, source)
         from_time, to_time = window_for(src, since=since, from_=None, to=None, default="30d", now=time.time())
-        events = find_by(src, term("traceId", trace_id), from_time, to_time, f"session {trace_id}", since_text)
+        events, complete = find_by(src, term("traceId", trace_id), from_time, to_time, f"session {trace_id}",
+                                   since_text, allow_partial=allow_partial)
+        if not complete:
+            _output.warn(f"the search for session {trace_id} stayed incomplete: commands may be missing "
+                         "(shown because of --allow-partial)")
         if not no_redact:
             events = [redact_event(e) for e in events]
         view = build_session(events, builtin_catalogue())

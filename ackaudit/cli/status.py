@@ -5,25 +5,47 @@ import typer
 from ackaudit.cli import _output
 from ackaudit.cli._context import cloud
 from ackaudit.cli._globals import command
-from ackaudit.cli._options import ClusterOpt, ContextOpt, KubeconfigOpt
+from ackaudit.cli._options import AllowPartialOpt, ClusterOpt, ContextOpt, KubeconfigOpt
 from ackaudit.errors import ExitCode
 
 
 def register(app: typer.Typer) -> None:
     @command(app, "status", examples=["ackaudit status --cluster c1234567890abcdef",
                                       "ackaudit status --cluster c1234 -o json"])
-    def status(cluster: ClusterOpt, kubeconfig: KubeconfigOpt = None, context: ContextOpt = None) -> None:
+    def status(cluster: ClusterOpt, kubeconfig: KubeconfigOpt = None, context: ContextOpt = None,
+               allow_partial: AllowPartialOpt = False) -> None:
         """Show the addon, the logstore and its retention, node coverage, alerts and the newest event.
 
-        Exit code 5 when audit is not enabled (after printing what was found).
+        Exit code 5 when audit is not enabled or still installing (after printing what was found);
+        1 (4 if a read was refused) when some part could not be read, unless --allow-partial.
         """
         from ackaudit.services.cluster import ClusterContext
         from ackaudit.services.status import gather_status
 
-        report = gather_status(ClusterContext(cloud(), cluster, kubeconfig=kubeconfig, context=context))
+        ctx = ClusterContext(cloud(), cluster, kubeconfig=kubeconfig, context=context)
+        report = gather_status(ctx)
         _output.emit(report.to_json(), human=lambda _: _render(report))
-        if report.audit_status != "enabled":
+        if report.audit_status == "disabled":
+            for gap in report.gaps:
+                _output.warn(gap.message)
+            problem = ctx.eligibility_problem()
+            if problem:
+                _output.error(f"audit is not enabled on {cluster}, and this cluster cannot be audited: {problem}",
+                              hint=f"see every check with `ackaudit doctor --cluster {cluster}`")
+            else:
+                _output.error(f"audit is not enabled on {cluster}",
+                              hint=f"enable it with `ackaudit enable --cluster {cluster}` (check first with "
+                                   f"`ackaudit doctor --cluster {cluster}`)")
             raise typer.Exit(ExitCode.PRECONDITION)
+        if report.audit_status != "enabled":
+            for gap in report.gaps:
+                _output.warn(gap.message)
+            state = (report.addon or {}).get("state") or report.audit_status
+            _output.error(f"audit is not active yet on {cluster}: ack-advanced-audit is {state}",
+                          hint=f"check again in a minute with `ackaudit status --cluster {cluster}`, or wait "
+                               f"for it with `ackaudit enable --cluster {cluster}`")
+            raise typer.Exit(ExitCode.PRECONDITION)
+        _output.finish_partial(report.gaps, allow_partial, what=f"the status of {cluster}")
 
 
 def _addon(summary) -> str:
@@ -54,7 +76,8 @@ def _render(report) -> None:
         ("logstore", store),
         ("node coverage", cover),
         ("alert rules", alerts),
-        ("newest event", report.newest_event or "none"),
+        ("newest event", report.newest_event or ("unknown" if any("newest event" in g.message for g in report.gaps)
+                                                 else "none")),
     ], title=f"{report.name} ({report.cluster_id})")
     for node, reason in (coverage or {}).get("uncovered", {}).items():
         _output.warn(f"node {node} is not audited: {reason}")

@@ -64,7 +64,7 @@ def _error_fields(exc: Any) -> tuple[str, str, str | None]:
 
 class AckClient:
     def __init__(self, region: str, endpoint: Endpoint, credentials: CredentialSource, *,
-                 timeout: int = 30) -> None:
+                 timeout: float = 30) -> None:
         self.region, self.endpoint, self._credentials, self._timeout = region, endpoint, credentials, timeout
         self._client: Any = None
         self._lock = threading.Lock()
@@ -76,7 +76,7 @@ class AckClient:
 
                 # auto_retry off: retries are ours (calls.call), and core never retries CS anyway.
                 client = AcsClient("placeholder", "placeholder", self.region, auto_retry=False,
-                                   timeout=self._timeout, connect_timeout=5)
+                                   timeout=self._timeout, connect_timeout=self._timeout)
                 client._signer = _ProviderSigner(self._credentials)
                 self._client = client
             return self._client
@@ -107,6 +107,9 @@ class AckClient:
                                request_id=request_id, endpoint=self.endpoint.url) from None
             except ClientException as exc:
                 if exc.get_error_code() in ("SDK.HttpError", "SDK.ServerUnreachable"):
+                    if _timed_out(exc.get_error_msg()):
+                        raise ConnectError(SERVICE, self.endpoint.url, f"timed out after {self._timeout:g} s",
+                                           timed_out=True) from None
                     raise ConnectError(SERVICE, self.endpoint.url, _short_reason(exc.get_error_msg())) from None
                 raise ApiError(SERVICE, action, exc.get_error_code(), exc.get_error_msg(),
                                endpoint=self.endpoint.url) from None
@@ -213,6 +216,10 @@ def _query_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _timed_out(message: str) -> bool:
+    return re.search(r"timed out|timeout", message, re.I) is not None
 
 
 def _short_reason(message: str) -> str:

@@ -39,11 +39,26 @@ def add_listener(fn: Callable[[CallRecord], None]) -> None:
 
 def clear_listeners() -> None:
     _listeners.clear()
+    _note_listeners.clear()
 
 
 def _emit(record: CallRecord) -> None:
     for fn in list(_listeners):
         fn(record)
+
+
+# Notes: what a service wants the user to know without printing it itself. "info" notes are
+# details for `-v` (which source an answer came from); "warning" notes are always shown.
+_note_listeners: list[Callable[[str, str], None]] = []
+
+
+def add_note_listener(fn: Callable[[str, str], None]) -> None:
+    _note_listeners.append(fn)
+
+
+def note(level: str, text: str) -> None:
+    for fn in list(_note_listeners):
+        fn(level, text)
 
 
 @dataclass(frozen=True)
@@ -61,7 +76,9 @@ def default_policy() -> RetryPolicy:
 
 
 def default_retryable(exc: ApiError | ConnectError) -> bool:
-    return exc.retryable if isinstance(exc, ApiError) else True
+    # A dropped connection is worth another try; an endpoint that never answers is not: waiting
+    # ACKAUDIT_TIMEOUT again and again would only keep the user staring at nothing.
+    return exc.retryable if isinstance(exc, ApiError) else not exc.timed_out
 
 
 def call(service: str, action: str, fn: Callable[[], tuple[T, str | None]],
@@ -76,7 +93,7 @@ def call(service: str, action: str, fn: Callable[[], tuple[T, str | None]],
         try:
             result, request_id = fn()
         except (ApiError, ConnectError) as exc:
-            code = exc.code if isinstance(exc, ApiError) else "ConnectError"
+            code = exc.code if isinstance(exc, ApiError) else ("Timeout" if exc.timed_out else "ConnectError")
             _emit(CallRecord(service, action, time.monotonic() - t0, exc.request_id, code, attempt))
             delay = random.uniform(0, min(policy.cap, policy.base * 2 ** (attempt - 1)))
             if not retryable(exc) or attempt == policy.attempts or time.monotonic() - started + delay > policy.budget:

@@ -13,7 +13,7 @@ from ackaudit.cloud import calls
 from ackaudit.errors import ApiError, AuthError, ConnectError, UsageError
 
 SERVICE = "Kubernetes"
-_TIMEOUT = (5, 30)   # (connect, read) seconds: a private API server should fail fast
+DEFAULT_TIMEOUT = 30.0   # seconds to connect, then to answer (ACKAUDIT_TIMEOUT)
 
 
 @dataclass(frozen=True)
@@ -48,22 +48,31 @@ class Pod:
 
 
 class KubeClient:
-    def __init__(self, api_client: Any, server: str) -> None:
+    def __init__(self, api_client: Any, server: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self._api = api_client
         self.server = server
+        self._timeout_seconds = timeout
+        self._timeout = (timeout, timeout)   # (connect, read)
 
     @classmethod
-    def from_kubeconfig(cls, config: dict[str, Any], context: str | None = None) -> KubeClient:
+    def from_kubeconfig(cls, config: dict[str, Any], context: str | None = None, *,
+                        timeout: float = DEFAULT_TIMEOUT) -> KubeClient:
         from kubernetes import config as kconfig
+        from kubernetes.client import Configuration
 
+        settings = type.__call__(Configuration)   # a fresh one, not a copy of the global default
+        # No urllib3 retries: they would retry a read timeout three times over. Retries are ours
+        # (calls.call): 5xx, throttling and dropped connections, never a timeout.
+        settings.retries = False
         try:
-            api_client = kconfig.new_client_from_config_dict(config, context=context, persist_config=False)
+            api_client = kconfig.new_client_from_config_dict(config, context=context, persist_config=False,
+                                                             client_configuration=settings)
         except Exception as exc:  # the loader raises ConfigException and plain errors alike
             raise UsageError(f"cannot use the kubeconfig: {exc}") from None
-        return cls(api_client, api_client.configuration.host)
+        return cls(api_client, api_client.configuration.host, timeout=timeout)
 
     @classmethod
-    def from_file(cls, path: str, context: str | None = None) -> KubeClient:
+    def from_file(cls, path: str, context: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> KubeClient:
         import yaml
 
         try:
@@ -71,12 +80,13 @@ class KubeClient:
                 config = yaml.safe_load(f)
         except (OSError, yaml.YAMLError) as exc:
             raise UsageError(f"cannot read kubeconfig {path}: {exc}") from None
-        return cls.from_kubeconfig(config, context)
+        return cls.from_kubeconfig(config, context, timeout=timeout)
 
     def _call(self, action: str, fn: Any) -> Any:
         def attempt() -> tuple[Any, None]:
             from kubernetes.client.exceptions import ApiException
             from urllib3.exceptions import HTTPError
+            from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
             try:
                 return fn(), None
@@ -87,8 +97,11 @@ class KubeClient:
                                          "kube-system configmaps") from None
                 raise ApiError(SERVICE, action, str(exc.reason or "Error"), f"HTTP {exc.status}",
                                status=exc.status, endpoint=self.server) from None
+            except Urllib3Timeout:
+                raise ConnectError(SERVICE, self.server, f"timed out after {self._timeout_seconds:g} s",
+                                   timed_out=True) from None
             except HTTPError as exc:
-                raise ConnectError(SERVICE, self.server, type(exc).__name__) from None
+                raise ConnectError(SERVICE, self.server, _reason(exc)) from None
 
         return calls.call(SERVICE, action, attempt)
 
@@ -103,7 +116,7 @@ class KubeClient:
         return client.AppsV1Api(self._api)
 
     def list_nodes(self) -> list[Node]:
-        items = self._call("ListNodes", lambda: self._core().list_node(_request_timeout=_TIMEOUT)).items
+        items = self._call("ListNodes", lambda: self._core().list_node(_request_timeout=self._timeout)).items
         nodes = []
         for item in items:
             info = item.status.node_info
@@ -116,7 +129,7 @@ class KubeClient:
 
     def list_daemonsets(self, namespace: str = "kube-system") -> list[DaemonSet]:
         items = self._call("ListDaemonSets",
-                           lambda: self._apps().list_namespaced_daemon_set(namespace, _request_timeout=_TIMEOUT)).items
+                           lambda: self._apps().list_namespaced_daemon_set(namespace, _request_timeout=self._timeout)).items
         out = []
         for item in items:
             spec = item.spec.template.spec
@@ -128,7 +141,7 @@ class KubeClient:
 
     def list_pods(self, namespace: str, label_selector: str | None = None) -> list[Pod]:
         items = self._call("ListPods", lambda: self._core().list_namespaced_pod(
-            namespace, label_selector=label_selector or "", _request_timeout=_TIMEOUT)).items
+            namespace, label_selector=label_selector or "", _request_timeout=self._timeout)).items
         out = []
         for item in items:
             conditions = {c.type: c.status for c in (item.status.conditions or [])}
@@ -140,7 +153,7 @@ class KubeClient:
     def read_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
         try:
             cm = self._call("ReadConfigMap",
-                            lambda: self._core().read_namespaced_config_map(name, namespace, _request_timeout=_TIMEOUT))
+                            lambda: self._core().read_namespaced_config_map(name, namespace, _request_timeout=self._timeout))
         except ApiError as exc:
             if exc.status == 404:
                 return None
@@ -149,3 +162,16 @@ class KubeClient:
 
     def close(self) -> None:
         self._api.close()
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).lower()
+    for needle, reason in (("connection refused", "connection refused"),
+                           ("remote end closed", "connection closed without an answer"),
+                           ("connection aborted", "connection closed without an answer"),
+                           ("name or service not known", "name or service not known"),
+                           ("certificate verify failed", "certificate verify failed"),
+                           ("connection reset", "connection reset")):
+        if needle in text:
+            return reason
+    return type(exc).__name__

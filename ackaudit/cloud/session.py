@@ -12,7 +12,7 @@ from typing import Any
 
 from ackaudit.cloud.credentials import CredentialSource, resolve_credentials, resolve_region, select_profile
 from ackaudit.cloud.endpoints import Endpoint, cs_endpoint, sls_endpoint
-from ackaudit.errors import AckAuditError, UsageError
+from ackaudit.errors import AckAuditError, UsageError, timeout_seconds
 
 
 @dataclass
@@ -106,6 +106,11 @@ class Cloud:
         return resolve_credentials(self._options.profile if not self._options.sandbox else None, self._env)
 
     @cached_property
+    def timeout(self) -> float:
+        """Seconds to wait for a connection, and then for an answer, per request (ACKAUDIT_TIMEOUT)."""
+        return timeout_seconds(self._env)
+
+    @cached_property
     def cs_endpoint(self) -> Endpoint:
         return cs_endpoint(self.region, self._env)
 
@@ -117,10 +122,10 @@ class Cloud:
     def ack(self) -> Any:
         from ackaudit.cloud.ack import AckClient
 
-        return AckClient(self.region, self.cs_endpoint, self.credentials)
+        return AckClient(self.region, self.cs_endpoint, self.credentials, timeout=self.timeout)
 
     @cached_property
     def sls(self) -> Any:
         from ackaudit.cloud.sls import SlsClient
 
-        return SlsClient(self.region, self.sls_endpoint, self.credentials)
+        return SlsClient(self.region, self.sls_endpoint, self.credentials, timeout=self.timeout)

@@ -5,7 +5,10 @@ Two SDK quirks are handled here once:
   prepends the project to the host name and fails DNS (reference testing §1.1); we tell it;
 - without `source=`, the client opens a UDP socket to learn the local IP; we pass one.
 The SDK retries 5xx and connection errors itself (10 attempts, 1 s apart), so our own retry layer
-only adds throttling on top.
+only adds throttling, and connections dropped mid-answer (which the SDK does not retry), on top.
+A read timeout the SDK would retry too, 10 times: an endpoint that accepts and never answers would
+keep a command silent for minutes. Requests therefore go through a session that reports a timeout
+in words the SDK does not retry, and ackaudit reports it once (ACKAUDIT_TIMEOUT).
 """
 
 from __future__ import annotations
@@ -22,6 +25,21 @@ from ackaudit.errors import ApiError, ConnectError, ExitCode
 
 SERVICE = "SLS"
 _RECORD_PAGE = 100
+_TIMED_OUT = "ackaudit: timed out after"
+
+
+def _timeout_session(seconds: float) -> Any:
+    """A requests session whose timeouts surface as one error the SLS SDK does not retry."""
+    import requests
+
+    class TimeoutSession(requests.Session):
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().request(*args, **kwargs)
+            except requests.Timeout:
+                raise TimeoutError(f"{_TIMED_OUT} {seconds:g} s") from None
+
+    return TimeoutSession()
 
 
 @dataclass
@@ -40,7 +58,7 @@ class PulledLogs:
 
 class SlsClient:
     def __init__(self, region: str, endpoint: Endpoint, credentials: CredentialSource, *,
-                 timeout: int = 60) -> None:
+                 timeout: float = 30) -> None:
         self.region, self.endpoint, self._credentials, self._timeout = region, endpoint, credentials, timeout
         self._client: Any = None
         self._lock = threading.Lock()
@@ -54,7 +72,8 @@ class SlsClient:
                                    credentials_provider=self._credentials.provider())
                 if self.endpoint.is_ip:
                     client._isRowIp = True  # the SDK's own IP check fails when a port is present
-                client.timeout = self._timeout
+                client.timeout = (self._timeout, self._timeout)   # (connect, read)
+                client._session = _timeout_session(self._timeout)
                 self._client = client
             return self._client
 
@@ -68,14 +87,20 @@ class SlsClient:
                 resp = getattr(self._log(), fn_name)(*args, **kwargs)
             except LogException as exc:
                 code, message = exc.get_error_code(), exc.get_error_message()
+                if code == "LogRequestError" and _TIMED_OUT in message:
+                    raise ConnectError(SERVICE, self.endpoint.url, message.split("ackaudit: ", 1)[1],
+                                       timed_out=True) from None
                 if code == "LogRequestError" and _is_connection_error(message):
-                    raise ConnectError(SERVICE, self.endpoint.url, _connection_reason(message)) from None
+                    error = ConnectError(SERVICE, self.endpoint.url, _connection_reason(message))
+                    # The SDK already retried what it recognises as a connection failure.
+                    error.sdk_retried = "httpconnectionpool" in message.lower()
+                    raise error from None
                 raise ApiError(SERVICE, action, code, message, status=getattr(exc, "resp_status", None),
                                request_id=exc.get_request_id() or None, endpoint=self.endpoint.url) from None
             request_id = resp.get_request_id() if hasattr(resp, "get_request_id") else None
             return resp, request_id
 
-        return calls.call(SERVICE, action, attempt, retryable=_only_throttling)
+        return calls.call(SERVICE, action, attempt, retryable=_retryable)
 
     # -- projects and logstores --------------------------------------------------------------
     def get_project(self, project: str) -> dict[str, Any]:
@@ -278,10 +303,13 @@ def _record(raw: dict[str, Any]) -> dict[str, Any]:
             "last_modify_time": raw.get("last_modify_time")}
 
 
-def _only_throttling(exc: ApiError | ConnectError) -> bool:
-    """The SDK itself already retried 5xx and connection errors (10 times, 1 s apart);
-    retrying those again would multiply the wait. Throttling it does not retry."""
-    return isinstance(exc, ApiError) and exc.retryable and (exc.status or 0) < 500
+def _retryable(exc: ApiError | ConnectError) -> bool:
+    """The SDK itself already retried 5xx and refused connections (10 times, 1 s apart);
+    retrying those again would multiply the wait. Throttling and a connection closed without an
+    answer it does not retry; a timeout is reported at once."""
+    if isinstance(exc, ConnectError):
+        return not exc.timed_out and not exc.sdk_retried
+    return exc.retryable and (exc.status or 0) < 500
 
 
 def _is_connection_error(message: str) -> bool:
@@ -295,7 +323,9 @@ def _connection_reason(message: str) -> str:
     for needle, reason in (("connection refused", "connection refused"), ("timed out", "timed out"),
                            ("name or service not known", "name or service not known"),
                            ("certificate verify failed", "certificate verify failed"),
-                           ("connection reset", "connection reset")):
+                           ("connection reset", "connection reset"),
+                           ("remote end closed", "connection closed without an answer"),
+                           ("connection aborted", "connection closed without an answer")):
         if needle in lowered:
             return reason
     return "connection failed"

@@ -1,12 +1,16 @@
 """Faults on demand: make the next matching requests fail the way the real services fail.
 
-A fault is `{"kind", "service", "route", "count", "delay", "status"}`:
+A fault is `{"kind", "service", "route", "action", "count", "delay", "status"}`:
 
 - kind: `5xx` (a server error), `throttle` (the service's throttling error), `incomplete` (SLS
   GetLogs / histograms answer with `progress: Incomplete` and fewer rows), `slow` (wait `delay`
-  seconds, then answer normally), `drop` (close the connection without answering);
+  seconds, then answer normally), `drop` (close the connection without answering), `deny` (the
+  service's permission error: a RAM policy, or Kubernetes RBAC, refusing the request);
 - service: `ack`, `sls`, `kube` or None for any;
 - route: a regular expression searched in `"METHOD /path"`, or None for any;
+- action: the API action the request is for (`DescribeClusterNodePools`, `GetLogStore`, `GetCursor`,
+  `ReadConfigMap`...: the names the request journal shows), or None for any. Some actions share a
+  path (SLS GetLogStore and GetLogs, GetCursor and PullLogs) and only this tells them apart;
 - count: how many requests it hits (default 1; -1 = until cleared);
 - status: the HTTP status for `5xx` (default 500).
 
@@ -19,7 +23,7 @@ import re
 import threading
 from dataclasses import asdict, dataclass
 
-KINDS = ("5xx", "throttle", "incomplete", "slow", "drop")
+KINDS = ("5xx", "throttle", "incomplete", "slow", "drop", "deny")
 SERVICES = ("ack", "sls", "kube")
 
 
@@ -28,6 +32,7 @@ class Fault:
     kind: str
     service: str | None = None
     route: str | None = None
+    action: str | None = None
     count: int = 1
     delay: float = 0.0
     status: int | None = None
@@ -48,17 +53,19 @@ class Fault:
 
     @classmethod
     def from_dict(cls, data: dict) -> Fault:
-        unknown = set(data) - {"kind", "service", "route", "count", "delay", "status"}
+        unknown = set(data) - {"kind", "service", "route", "action", "count", "delay", "status"}
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
         if "kind" not in data:
             raise ValueError("a fault needs a kind")
-        return cls(kind=data["kind"], service=data.get("service"), route=data.get("route"),
+        return cls(kind=data["kind"], service=data.get("service"), route=data.get("route"), action=data.get("action"),
                    count=int(data.get("count", 1)), delay=float(data.get("delay") or 0.0),
                    status=None if data.get("status") is None else int(data["status"]))
 
-    def matches(self, service: str, method: str, path: str) -> bool:
+    def matches(self, service: str, method: str, path: str, action: str | None = None) -> bool:
         if self.service is not None and self.service != service:
+            return False
+        if self.action is not None and self.action != action:
             return False
         return self.route is None or re.search(self.route, f"{method} {path}") is not None
 
@@ -84,11 +91,11 @@ class FaultRegistry:
         with self._lock:
             return [asdict(f) for f in self._faults]
 
-    def take(self, service: str, method: str, path: str) -> Fault | None:
+    def take(self, service: str, method: str, path: str, action: str | None = None) -> Fault | None:
         """The first armed fault matching this request, used up by one hit."""
         with self._lock:
             for fault in self._faults:
-                if fault.matches(service, method, path):
+                if fault.matches(service, method, path, action):
                     if fault.count > 0:
                         fault.count -= 1
                         if fault.count == 0:

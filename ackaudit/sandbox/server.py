@@ -96,7 +96,16 @@ def kube_error(status: int, reason: str, message: str) -> Response:
 
 
 def _fault_response(fault: Fault, service: str, req: Request, request_id: str) -> Response | None:
-    """The error a `5xx` or `throttle` fault answers with (None for the other kinds)."""
+    """The error a `5xx`, `throttle` or `deny` fault answers with (None for the other kinds)."""
+    if fault.kind == "deny":
+        if service == "ack":
+            return ack_error(fault.status or 403, "Forbidden.RAM",
+                             "User not authorized to operate on the specified resource, or this API does not "
+                             "support RAM.", request_id)
+        if service == "sls":
+            return sls_error(fault.status or 401, "Unauthorized",
+                             "denied by sts or ram: the policy does not allow this action on this resource")
+        return kube_error(fault.status or 403, "Forbidden", "the identity cannot do this (RBAC)")
     if fault.kind == "5xx":
         status = fault.status or 500
         if service == "ack":
@@ -119,12 +128,45 @@ def _fault_response(fault: Fault, service: str, req: Request, request_id: str) -
     return None
 
 
+_KUBE_KINDS = {"nodes": "Node", "pods": "Pod", "daemonsets": "DaemonSet", "configmaps": "ConfigMap",
+               "namespaces": "Namespace", "deployments": "Deployment", "services": "Service",
+               "replicasets": "ReplicaSet", "secrets": "Secret", "events": "Event"}
+_KUBE_VERBS = {"GET": "Read", "POST": "Create", "PUT": "Replace", "PATCH": "Patch", "DELETE": "Delete"}
+
+
+def kube_action(req: Request) -> str | None:
+    """A Kubernetes request's action in the client's words: ListNodes, ReadConfigMap, ListPods..."""
+    segments = [s for s in req.path.split("/") if s]
+    if len(segments) < 2 or segments[0] != "kube":
+        return None
+    segments = segments[2:]                      # drop /kube/<cluster id>
+    for i in range(len(segments) - 1, -1, -1):
+        kind = _KUBE_KINDS.get(segments[i])
+        if kind is None:
+            continue
+        if i == len(segments) - 1:               # the collection itself
+            return ("List" if req.method == "GET" else _KUBE_VERBS.get(req.method, "")) + kind + "s"
+        return _KUBE_VERBS.get(req.method, req.method.title()) + kind + ("" if i == len(segments) - 2 else
+                                                                         segments[-1].title())
+    return None
+
+
 def _route_module(name: str):
     """A route module written separately (ack, kube, world): None until it exists."""
     full = f"ackaudit.sandbox.{name}"
     if importlib.util.find_spec(full) is None:
         return None
     return importlib.import_module(full)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away first (a timeout under a `slow` fault) is not the sandbox's error."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class SandboxServer:
@@ -136,7 +178,7 @@ class SandboxServer:
         self.journal: collections.deque[dict[str, Any]] = collections.deque(maxlen=JOURNAL_SIZE)
         self._journal_lock = threading.Lock()
         handler = type("BoundHandler", (_Handler,), {"sandbox": self})
-        self._httpd = ThreadingHTTPServer((host, port), handler)
+        self._httpd = _Server((host, port), handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
         state.server_url = self.url
@@ -203,7 +245,7 @@ class SandboxServer:
         entry = {"time": time.time(), "method": req.method, "service": service, "path": req.path,
                  "project": project, "status": None, "action": self._action(service, req, project)}
         try:
-            resp = self._serve(service, req, project, region, request_id)
+            resp = self._serve(service, req, project, region, request_id, entry["action"])
         except StoreBusy as busy:
             message = f"the sandbox world's events are in use: {busy}; retry when it is done"
             resp = {"ack": lambda: ack_error(503, "ServiceUnavailable", message, request_id),
@@ -231,13 +273,13 @@ class SandboxServer:
             from ackaudit.sandbox import sls
 
             return sls.action_of(req, project)
-        return None
+        return kube_action(req)
 
     def _serve(self, service: str, req: Request, project: str | None, region: str,
-               request_id: str) -> Response | None:
+               request_id: str, action: str | None = None) -> Response | None:
         state = self.state
         if service == "kube":
-            fault = self.faults.take("kube", req.method, req.path)
+            fault = self.faults.take("kube", req.method, req.path, action)
             early = self._apply_fault(fault, service, req, request_id)
             if early is not False:
                 return early
@@ -248,7 +290,7 @@ class SandboxServer:
             if service == "ack":
                 return ack_error(failure.status, failure.code, failure.message, request_id)
             return sls_error(failure.status, failure.code, failure.message)
-        fault = self.faults.take(service, req.method, req.path)
+        fault = self.faults.take(service, req.method, req.path, action)
         early = self._apply_fault(fault, service, req, request_id)
         if early is not False:
             return early

@@ -6,32 +6,52 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ackaudit.audit.eligibility import cluster_type_name, cluster_type_problem, judge_node
-from ackaudit.errors import AckAuditError, UsageError
+from ackaudit.errors import AckAuditError, Gap, UsageError
 from ackaudit.services.cluster import AUDIT_ADDON, LOG_ADDONS, ClusterContext
 
-PASS, WARN, FAIL = "pass", "warn", "fail"
+PASS, WARN, FAIL, UNKNOWN = "pass", "warn", "fail", "unknown"
 
 
 @dataclass
 class Check:
     name: str
-    status: str              # pass | warn | fail
+    status: str              # pass | warn | fail | unknown (what it needs could not be read)
     summary: str
     evidence: list[str] = field(default_factory=list)
     eligibility: bool = True  # False: a health check, which does not decide eligibility
+    fix: str | None = None    # for a failing check: what to do about it
+    gap: Gap | None = field(default=None, repr=False)   # for an unknown check: what could not be read
+
+
+def _unknown(name: str, what: str, exc: AckAuditError, *, eligibility: bool = True,
+             evidence: list[str] | None = None) -> Check:
+    gap = Gap.of(f"{name}: {what}", exc)
+    return Check(name, UNKNOWN, f"{what}: {exc.message}", evidence or [], eligibility, gap=gap)
 
 
 @dataclass
 class DoctorReport:
     cluster_id: str
     name: str
-    eligible: bool
+    eligible: bool           # no eligibility check failed (see `complete` for the unknown ones)
     audit_enabled: bool
     healthy: bool
     checks: list[Check]
 
+    @property
+    def gaps(self) -> list[Gap]:
+        return [c.gap for c in self.checks if c.gap is not None]
+
+    @property
+    def complete(self) -> bool:
+        return not self.gaps
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for check in data["checks"]:
+            check.pop("gap", None)
+        data["complete"] = self.complete
+        return data
 
 
 @dataclass
@@ -44,13 +64,17 @@ class Coverage:
 def run_doctor(ctx: ClusterContext) -> DoctorReport:
     detail = ctx.detail
     checks = [_check_type(detail), _check_state(detail)]
-    offered = _offered_addons(ctx)
+    try:
+        offered: dict[str, dict[str, Any]] | None = {a.get("name"): a for a in ctx.cloud.ack.list_addons(ctx.cluster_id)}
+        offered_error = None
+    except AckAuditError as exc:
+        offered, offered_error = None, exc
     checks.append(_check_nodes(ctx))
-    checks.append(_check_log_component(ctx, offered))
-    checks.append(_check_offered(offered))
+    checks.append(_check_log_component(ctx, offered, offered_error))
+    checks.append(_check_offered(offered, offered_error))
     audit = ctx.audit_addon
     if audit is not None:
-        checks.append(_check_addon_health(audit, offered.get(AUDIT_ADDON)))
+        checks.append(_check_addon_health(audit, (offered or {}).get(AUDIT_ADDON)))
         checks.append(_check_coverage(ctx))
     eligible = not any(c.status == FAIL for c in checks if c.eligibility)
     healthy = not any(c.status == FAIL for c in checks if not c.eligibility)
@@ -62,21 +86,18 @@ def _check_type(detail: dict[str, Any]) -> Check:
                 f"spec={detail.get('cluster_spec') or '-'}"]
     problem = cluster_type_problem(detail)
     if problem:
-        return Check("cluster type", FAIL, problem, evidence)
+        return Check("cluster type", FAIL, problem, evidence,
+                     fix="container operation audit needs an ACK managed cluster (Pro or Basic) or an ACK "
+                         "dedicated cluster; run the workloads to audit on one")
     return Check("cluster type", PASS, cluster_type_name(detail), evidence)
 
 
 def _check_state(detail: dict[str, Any]) -> Check:
     state = detail.get("state") or "unknown"
     status = PASS if state == "running" else FAIL
-    return Check("cluster state", status, f"{state}, Kubernetes {detail.get('current_version') or '?'}")
-
-
-def _offered_addons(ctx: ClusterContext) -> dict[str, dict[str, Any]]:
-    try:
-        return {a.get("name"): a for a in ctx.cloud.ack.list_addons(ctx.cluster_id)}
-    except AckAuditError:
-        return {}
+    return Check("cluster state", status, f"{state}, Kubernetes {detail.get('current_version') or '?'}",
+                 fix=None if status == PASS else "wait until the cluster is running (see the ACK console), "
+                                                 "then run doctor again")
 
 
 def _check_nodes(ctx: ClusterContext) -> Check:
@@ -85,8 +106,8 @@ def _check_nodes(ctx: ClusterContext) -> Check:
     except UsageError:
         raise  # a bad --kubeconfig is the caller's to fix, not a fact about the cluster
     except AckAuditError as exc:
-        return Check("node OS and kernel", FAIL, f"cannot read the nodes: {exc.message}",
-                     ["pass --kubeconfig if the API server is not reachable from here"])
+        return _unknown("node OS and kernel", "cannot read the nodes", exc,
+                        evidence=["pass --kubeconfig if the API server is not reachable from here"])
     if not nodes:
         return Check("node OS and kernel", WARN, "the cluster has no nodes yet")
     verdicts = [judge_node(n.name, n.os_image, n.kernel_version, ctx.version) for n in nodes]
@@ -95,26 +116,39 @@ def _check_nodes(ctx: ClusterContext) -> Check:
                 for v in verdicts]
     if bad:
         return Check("node OS and kernel", FAIL, f"{len(bad)} of {len(nodes)} nodes cannot be audited: "
-                     + ", ".join(v.node for v in bad), evidence)
+                     + ", ".join(v.node for v in bad), evidence,
+                     fix="run the nodes on a supported OS and kernel (Alibaba Cloud Linux 3, ContainerOS, or "
+                         "Ubuntu on clusters >= 1.30; kernel newer than 4.19): add such a node pool and move "
+                         "the workloads, or upgrade the cluster; --force enables audit on the nodes that qualify")
     return Check("node OS and kernel", PASS, f"all {len(nodes)} nodes are supported", evidence)
 
 
-def _check_log_component(ctx: ClusterContext, offered: dict[str, Any]) -> Check:
+def _check_log_component(ctx: ClusterContext, offered: dict[str, Any] | None,
+                         offered_error: AckAuditError | None) -> Check:
     installed = ctx.log_addon
     if installed:
         return Check("log component", PASS, f"{installed.get('name')} {installed.get('version') or ''} "
                      f"({installed.get('state') or 'unknown'})".strip())
+    if offered is None:
+        assert offered_error is not None
+        return _unknown("log component", "not installed, and the addons offered cannot be read", offered_error)
     installable = [n for n in LOG_ADDONS if n in offered]
     if installable:
         return Check("log component", WARN, f"not installed; enable will install {installable[0]}")
-    return Check("log component", FAIL, "not installed, and no log component is offered for this cluster")
+    return Check("log component", FAIL, "not installed, and no log component is offered for this cluster",
+                 fix="install the cluster's log component (logtail-ds or loongcollector) from the ACK console, "
+                     "then run doctor again")
 
 
-def _check_offered(offered: dict[str, Any]) -> Check:
+def _check_offered(offered: dict[str, Any] | None, offered_error: AckAuditError | None) -> Check:
+    if offered is None:
+        assert offered_error is not None
+        return _unknown("addon offered", "cannot read the addons offered for this cluster", offered_error)
     addon = offered.get(AUDIT_ADDON)
     if addon is None:
         return Check("addon offered", FAIL, f"{AUDIT_ADDON} is not offered for this cluster",
-                     ["the feature may need an allow-list ticket for this account"])
+                     ["the feature may need an allow-list ticket for this account"],
+                     fix=f"ask Alibaba Cloud support (a ticket) to make {AUDIT_ADDON} available to this account")
     return Check("addon offered", PASS, f"{AUDIT_ADDON} {addon.get('version')} is available")
 
 
@@ -158,7 +192,7 @@ def _check_coverage(ctx: ClusterContext) -> Check:
     try:
         coverage = audit_coverage(ctx)
     except AckAuditError as exc:
-        return Check("node coverage", FAIL, f"cannot read the audit DaemonSet: {exc.message}", eligibility=False)
+        return _unknown("node coverage", "cannot read the audit DaemonSet", exc, eligibility=False)
     evidence = [f"{node}: {reason}" for node, reason in coverage.uncovered.items()]
     summary = f"{len(coverage.covered)} of {coverage.total} nodes run a ready audit pod"
     return Check("node coverage", PASS if not coverage.uncovered else FAIL, summary, evidence, eligibility=False)

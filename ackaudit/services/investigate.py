@@ -40,6 +40,7 @@ class LogstoreSource:
     project: str
     logstore: str
     cluster_id: str | None = None
+    missing: Callable[[], Exception] | None = None   # the error for "no such logstore"
 
     @property
     def description(self) -> str:
@@ -54,6 +55,8 @@ class LogstoreSource:
                                      line=line, reverse=reverse)
         except ApiError as exc:
             if exc.code in MISSING_LOGSTORE_CODES:
+                if self.missing is not None:
+                    raise self.missing() from None
                 raise audit_not_enabled(self.cluster_id, self.project, self.logstore) from None
             raise
 
@@ -67,6 +70,13 @@ def _incomplete_retries() -> int:
     return int(os.environ.get("ACKAUDIT_INCOMPLETE_RETRIES", "2"))
 
 
+def _incomplete_backoff() -> float:
+    # The same first delay as the other retries (ACKAUDIT_RETRY_BASE, default 0.5 s), doubled per attempt.
+    from ackaudit.cloud.calls import default_policy
+
+    return default_policy().base
+
+
 @dataclass
 class Fetcher:
     source: EventSource
@@ -78,7 +88,7 @@ class Fetcher:
         for attempt in range(_incomplete_retries()):
             if page.complete:
                 return page
-            time.sleep(min(2.0, 0.5 * 2 ** attempt))
+            time.sleep(min(2.0, _incomplete_backoff() * 2 ** attempt))
             page = self.source.get(query, from_time, to_time, **kwargs)
         if not page.complete:
             self.partial = True
@@ -184,6 +194,13 @@ def follow(source: EventSource, search: str, since: int, *, seen: set[str], inte
             if len(page.rows) < PAGE:
                 break
             offset += PAGE
+        if fetcher.partial:
+            from ackaudit.audit.timeparse import iso
+            from ackaudit.cloud import calls
+
+            calls.note("warning", f"SLS stayed incomplete for events between {iso(window_from)} and {iso(now)}: "
+                                  "some may be missing from what follows")
+            fetcher.partial = False
         for event in sorted(batch, key=sort_key):
             key = event.get("eventId")
             if key is None or key in recent:
@@ -197,15 +214,22 @@ def follow(source: EventSource, search: str, since: int, *, seen: set[str], inte
 
 
 def find_by(source: EventSource, search: str, from_time: int, to_time: int, what: str,
-            since_text: str) -> list[dict[str, Any]]:
-    """Every event matching `search` in the window, oldest first; NotFound when there is none."""
+            since_text: str, *, allow_partial: bool = False) -> tuple[list[dict[str, Any]], bool]:
+    """(every event matching `search` in the window, oldest first; whether the search completed).
+    NotFound (3) only when the
+    search completed and found nothing; an incomplete search is "could not complete" (1), with
+    or without results, unless `allow_partial` accepts the results it did find."""
     result = run_query(source, search, from_time, to_time, limit=0, oldest_first=True)
+    if result.partial and not (allow_partial and result.events):
+        found = f" (found {len(result.events)} events so far)" if result.events else ""
+        raise IncompleteError(f"the search for {what} in {source.description} could not complete: SLS stayed "
+                              f"incomplete after retrying{found}",
+                              hint="retry in a moment, or search a shorter window with --since"
+                                   + (", or accept what was found with --allow-partial" if result.events else ""))
     if not result.events:
         raise NotFoundError(f"no {what} in {source.description} in the last {since_text}",
                             hint="look further back with --since (e.g. --since 180d)")
-    if result.partial:
-        raise CloudError(f"the search for {what} stayed incomplete", hint="retry in a moment")
-    return sorted(result.events, key=sort_key)
+    return sorted(result.events, key=sort_key), not result.partial
 
 
 def raw_event(source: EventSource, event_id: str, from_time: int, to_time: int, since_text: str) -> dict[str, Any]:
@@ -214,6 +238,10 @@ def raw_event(source: EventSource, event_id: str, from_time: int, to_time: int, 
 
     page = Fetcher(source).complete(term("eventId", event_id), from_time, to_time, line=10)
     rows = [r for r in page.rows if r.get("eventId") == event_id]
+    if not rows and not page.complete:
+        raise IncompleteError(f"the search for event {event_id} in {source.description} could not complete: "
+                              "SLS stayed incomplete after retrying", hint="retry in a moment, or search a "
+                              "shorter window with --since")
     if not rows:
         raise NotFoundError(f"no event {event_id} in {source.description} in the last {since_text}",
                             hint="look further back with --since (e.g. --since 180d)")

@@ -6,11 +6,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ackaudit.audit.index import bundled_index, merged_with_bundled, missing_keys
-from ackaudit.errors import CloudError, PreconditionError
+from ackaudit.errors import AuthError, CloudError, ExitCode, PreconditionError
 from ackaudit.services import retention as retention_svc
 from ackaudit.services.cluster import AUDIT_ADDON, LOG_ADDONS, ClusterContext
 from ackaudit.services.doctor import FAIL, DoctorReport, run_doctor
-from ackaudit.services.waiting import Progress, wait_task, wait_until
+from ackaudit.services.waiting import Progress, WaitTimeout, wait_task, wait_until
 
 
 @dataclass
@@ -77,6 +77,11 @@ def enable(ctx: ClusterContext, *, retention_days: int | None = None, force: boo
         report = run_doctor(ctx)
         if not report.eligible and not force:
             raise _ineligible(report)
+        if report.gaps and not force:
+            gap = report.gaps[0]
+            kind = AuthError if gap.exit_code == ExitCode.AUTH else CloudError
+            raise kind(f"cannot check whether {ctx.cluster_id} can be audited: {gap.message}",
+                       hint=f"retry, see `ackaudit doctor --cluster {ctx.cluster_id}`; --force tries anyway")
         addons = _install_plan(ctx)
         result.plan = [f"install {a['name']} {a['version']}".strip() for a in addons]
         result.plan += ["wait for the task and for the addon to become active",
@@ -137,9 +142,7 @@ def _verify_logstore(ctx: ClusterContext, result: EnableResult, *, timeout: floa
     try:
         wait_until(exists, timeout=timeout, on_progress=on_progress, what="waiting for the logstore",
                    check_later=f"ackaudit status --cluster {ctx.cluster_id}")
-    except CloudError:
-        raise
-    except Exception as exc:  # WaitTimeout: say plainly what is missing
+    except WaitTimeout as exc:  # say plainly what is missing; any other error keeps its class
         raise CloudError(f"{AUDIT_ADDON} is active but logstore {ctx.logstore} does not exist in project "
                          f"{project}", hint="check the log component with `ackaudit doctor`") from exc
     _describe_logstore(ctx, result)
@@ -172,6 +175,7 @@ class PurgeImpact:
     events: int
     oldest: int | None
     newest: int | None
+    complete: bool = True    # False: SLS stayed incomplete, `events` is a lower bound
 
 
 @dataclass
@@ -203,16 +207,19 @@ def purge_impact(ctx: ClusterContext) -> PurgeImpact:
 
     now = int(time.time())
     ttl_days = int(config.get("ttl") or 3650)
-    page = ctx.cloud.sls.get_logs(project, ctx.logstore,
-                                  "* | select count(1) as events, min(__time__) as oldest, max(__time__) as newest",
-                                  now - ttl_days * 86400 - 86400, now + 60)
+    from ackaudit.services.investigate import Fetcher, LogstoreSource
+
+    fetcher = Fetcher(LogstoreSource(ctx.cloud.sls, project, ctx.logstore, ctx.cluster_id))
+    page = fetcher.complete("* | select count(1) as events, min(__time__) as oldest, max(__time__) as newest",
+                            now - ttl_days * 86400 - 86400, now + 60)
     row = page.rows[0] if page.rows else {}
 
     def num(key: str) -> int | None:
         value = row.get(key)
         return int(float(value)) if value not in (None, "", "null") else None
 
-    return PurgeImpact(project, ctx.logstore, True, num("events") or 0, num("oldest"), num("newest"))
+    return PurgeImpact(project, ctx.logstore, True, num("events") or 0, num("oldest"), num("newest"),
+                       complete=page.complete)
 
 
 def disable(ctx: ClusterContext, *, purge: bool = False, alerts: Any = None,

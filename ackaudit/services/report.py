@@ -54,6 +54,7 @@ SESSIONS_SHOWN = 10
 # Rows one statement may return: enough for any realistic week, small enough for one response.
 GROUP_ROWS = 1_000
 RISKY_ROWS = 20_000
+SQL_MAX_ROWS = 1_000_000           # SLS SQL returns at most this many rows, whatever the LIMIT
 NIGHT_END_HOUR = 6
 SESSION_DEFAULT_DAYS = 30          # how far back `ackaudit session` searches unless told
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
@@ -190,11 +191,11 @@ def build_report(source: EventSource, from_time: int, to_time: int, *, catalogue
         cluster_id=cluster_id, source=source.description, generated_at=iso(now),
         window={"from": iso(from_time), "to": iso(to_time), "timezone": zone.name, "utc_offset": zone.utc_offset},
         zone=zone, redacted=redact, totals=totals, activity=_activity(sql, zone),
-        top_users=_top_users(sql, risky_rows), top_namespaces=_top_namespaces(sql), top_pods=_top_pods(sql),
+        top_users=_top_users(sql, risky_rows, warnings), top_namespaces=_top_namespaces(sql), top_pods=_top_pods(sql),
         top_programs=_top_programs(sql, catalogue), risky_programs=_risky_programs(risky_rows),
         risky_commands=[_risky_command(r, redact) for r in risky_rows[:RISKY_SHOWN]],
         risky_commands_more=max(0, len(risky_rows) - RISKY_SHOWN),
-        **_sessions_to_review(sql, risky_rows, zone, f"{session_locator}{since}".strip()),
+        **_sessions_to_review(sql, risky_rows, zone, f"{session_locator}{since}".strip(), warnings),
         complete=not fetcher.partial, warnings=warnings + fetcher.warnings,
     )
 
@@ -277,13 +278,16 @@ def _bucket_label(start: int, unit: str, zone: ReportZone) -> str:
     return local.strftime("%Y-%m-%d %a")
 
 
-def _top_users(sql: _Sql, risky_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _top_users(sql: _Sql, risky_rows: list[dict[str, Any]], warnings: list[str]) -> list[dict[str, Any]]:
     entered = sql.rows(EXEC_EVENTS, f"select {_USER} as username, arbitrary({_ALIUID}) as aliuid, count(1) as "
                                     f"sessions, count(distinct {_POD_KEY}) as pods, max(__time__) as last_time "
                                     f"group by username order by sessions desc limit {GROUP_ROWS}")
     ran = sql.rows(COMMAND_EVENTS, f"select {_USER} as username, arbitrary({_ALIUID}) as aliuid, count(1) as "
                                    f"commands, max(__time__) as last_time group by username "
                                    f"order by commands desc limit {GROUP_ROWS}")
+    if len(entered) >= GROUP_ROWS or len(ran) >= GROUP_ROWS:
+        warnings.append(f"{GROUP_ROWS} or more users in this window: the top users are ranked among the "
+                        f"{GROUP_ROWS} who entered most containers and the {GROUP_ROWS} who ran most commands")
     risky = Counter(r["username"] for r in risky_rows)
     users: dict[str, dict[str, Any]] = {}
     for row in [*entered, *ran]:
@@ -378,12 +382,20 @@ def _risky_programs(risky_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # -- sessions worth a look ---------------------------------------------------------------------------
 def _sessions_to_review(sql: _Sql, risky_rows: list[dict[str, Any]], zone: ReportZone,
-                        locator: str) -> dict[str, Any]:
+                        locator: str, warnings: list[str]) -> dict[str, Any]:
     risky = Counter(r["traceId"] for r in risky_rows if r["traceId"])
     shifted = f"(__time__ + {zone.offset})"
-    night = {_text(r.get("trace_id")) for r in sql.rows(
-        EXEC_EVENTS, f"select \"traceId\" as trace_id where {shifted} % {DAY} < {NIGHT_END_HOUR * HOUR} "
-                     f"limit {GROUP_ROWS}")} - {""}
+    at_night = f"{shifted} % {DAY} < {NIGHT_END_HOUR * HOUR}"
+    # Every session entered at night is ranked: count them first, then ask for that many.
+    night_count = _int(sql.one(EXEC_EVENTS, f"select count(distinct \"traceId\") as n where {at_night}").get("n"))
+    night: set[str] = set()
+    if night_count:
+        wanted = min(night_count, SQL_MAX_ROWS)
+        night = {_text(r.get("trace_id")) for r in sql.rows(
+            EXEC_EVENTS, f"select distinct \"traceId\" as trace_id where {at_night} limit {wanted}")} - {""}
+        if night_count > SQL_MAX_ROWS:
+            warnings.append(f"{night_count} sessions started at night; only {SQL_MAX_ROWS} of them could be "
+                            "ranked: narrow the window")
     candidates = sorted(set(risky) | night, key=lambda t: (-risky.get(t, 0), t not in night, t))
     chosen = candidates[:SESSIONS_SHOWN]
     details = _session_details(sql, chosen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ackaudit.errors import NotFoundError, PreconditionError, UsageError
+from ackaudit.errors import PreconditionError, UsageError
 from ackaudit.services.cluster import ClusterContext
 
 PERMANENT = 3650          # SLS: a TTL of 3650 days means "keep forever"
@@ -52,8 +52,8 @@ def _config(ctx: ClusterContext) -> tuple[str, dict[str, Any]]:
     project, _ = ctx.project
     config = ctx.cloud.sls.get_logstore(project, ctx.logstore)
     if config is None:
-        raise NotFoundError(f"logstore {ctx.logstore} does not exist in project {project}",
-                            hint=f"enable audit first: `ackaudit enable --cluster {ctx.cluster_id}`")
+        ctx.ensure_exists()      # an unknown cluster is "not found" (3), a cluster without audit 5
+        raise ctx.audit_not_enabled(project)
     return project, config
 
 

@@ -25,11 +25,18 @@ def test_clusters_survive_one_cluster_failing(cli, sandbox):
     sandbox.faults.add({"kind": "5xx", "service": "ack", "route": f"{AUDITED_CLUSTER_ID}/addon_instances$",
                         "count": -1})
     run = cli("clusters", "-o", "json")
-    assert run.exit_code == 0
+    assert run.exit_code == 1                 # the list is incomplete: it says so
+    assert f"warning: cluster {AUDITED_CLUSTER_ID}: cannot read its addons" in run.stderr
+    assert "--allow-partial" in run.stderr
     rows = {row["cluster_id"]: row for row in run.json()}
     assert rows[AUDITED_CLUSTER_ID]["audit_status"] == "unknown"
+    assert rows[AUDITED_CLUSTER_ID]["complete"] is False
     assert "InternalError" in rows[AUDITED_CLUSTER_ID]["reason"]
     assert rows[ELIGIBLE_CLUSTER_ID]["audit_status"] == "disabled"
+    assert rows[ELIGIBLE_CLUSTER_ID]["complete"] is True
+    allowed = cli("clusters", "-o", "json", "--allow-partial")
+    assert allowed.exit_code == 0 and allowed.json() == run.json()
+    assert "cannot read its addons" in allowed.stderr
 
 
 def test_doctor_eligible_and_not(cli):
