@@ -9,6 +9,18 @@ from __future__ import annotations
 from enum import IntEnum
 
 
+SHOWN_LIMIT = 60
+
+
+def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
+    """A value the user typed, quoted for an error message and cut to `limit` characters: a
+    100 000-character argument is named, not echoed."""
+    text = str(value)
+    if len(text) > limit:
+        return repr(text[:limit]) + f"… ({len(text)} characters)"
+    return repr(text)
+
+
 class ExitCode(IntEnum):
     OK = 0
     FAILED = 1
