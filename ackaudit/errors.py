@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-
 SHOWN_LIMIT = 60
 
 
