@@ -42,3 +42,27 @@ def env_int(name: str, default: int, *, minimum: int, maximum: int,
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+# -- the settings, one definition each -------------------------------------------------------
+
+def retry_base() -> float:
+    """ACKAUDIT_RETRY_BASE: seconds before the first retry of a failed call (doubled each time)."""
+    return env_number("ACKAUDIT_RETRY_BASE", 0.5, minimum=0, maximum=60)
+
+
+def poll_interval() -> float:
+    """ACKAUDIT_POLL_INTERVAL: seconds between two looks at an ACK task."""
+    return env_number("ACKAUDIT_POLL_INTERVAL", 3.0, minimum=0.01, maximum=600)
+
+
+def incomplete_retries() -> int:
+    """ACKAUDIT_INCOMPLETE_RETRIES: how often an incomplete SLS page is asked again."""
+    return env_int("ACKAUDIT_INCOMPLETE_RETRIES", 2, minimum=0, maximum=20)
+
+
+def check_all() -> None:
+    """Read every setting once, so a bad value stops a command before it calls or changes anything."""
+    retry_base()
+    poll_interval()
+    incomplete_retries()

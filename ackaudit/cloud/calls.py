@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ackaudit.environment import env_number
+from ackaudit.environment import retry_base
 from ackaudit.errors import ApiError, ConnectError
 
 T = TypeVar("T")
@@ -56,7 +56,7 @@ class RetryPolicy:
 
 def default_policy() -> RetryPolicy:
     # ACKAUDIT_RETRY_BASE lets tests and impatient users shorten the waits.
-    base = env_number("ACKAUDIT_RETRY_BASE", 0.5, minimum=0, maximum=60)
+    base = retry_base()
     return RetryPolicy(base=base)
 
 

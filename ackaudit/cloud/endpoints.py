@@ -88,3 +88,13 @@ def sls_endpoint(region: str, env: Mapping[str, str] = os.environ) -> Endpoint:
     if override:
         return parse_endpoint(override, name="ACKAUDIT_SLS_ENDPOINT")
     return Endpoint("https", f"{region}.log.aliyuncs.com", None)
+
+
+OVERRIDES = ("ACKAUDIT_CS_ENDPOINT", "ACKAUDIT_SLS_ENDPOINT")
+
+
+def check_overrides(env: Mapping[str, str] = os.environ) -> None:
+    """Parse every endpoint override now, so a bad one stops a command before its first call."""
+    for name in OVERRIDES:
+        if env.get(name):
+            parse_endpoint(env[name], name=name)

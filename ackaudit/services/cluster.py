@@ -12,7 +12,7 @@ import json
 from functools import cached_property
 from typing import Any
 
-from ackaudit.errors import AckAuditError, ApiError, NotFoundError, PreconditionError
+from ackaudit.errors import AckAuditError, ApiError, ClusterNotFoundError, PreconditionError
 
 AUDIT_ADDON = "ack-advanced-audit"
 LOG_ADDONS = ("loongcollector", "logtail-ds")
@@ -44,10 +44,11 @@ class ClusterContext:
         try:
             return self.cloud.ack.get_cluster(self.cluster_id)
         except ApiError as exc:
-            if exc.exit_code == 3 or exc.code == "ErrorClusterNotFound":
-                raise NotFoundError(f"cluster {self.cluster_id} not found in region {self.cloud.region}",
-                                    hint="list the clusters of a region with `ackaudit clusters --region R`",
-                                    request_id=exc.request_id) from None
+            if isinstance(exc, ClusterNotFoundError):
+                raise
+            if exc.exit_code == 3:
+                raise ClusterNotFoundError(self.cluster_id, self.cloud.region, request_id=exc.request_id,
+                                           endpoint=exc.endpoint) from None
             raise
 
     def ensure_exists(self) -> None:

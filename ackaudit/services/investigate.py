@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from ackaudit.audit.fields import flatten_event
-from ackaudit.environment import env_int
+from ackaudit.environment import incomplete_retries
 from ackaudit.errors import ApiError, CloudError, NotFoundError
 
 PAGE = 100   # SLS returns at most 100 lines per search page
@@ -64,7 +64,7 @@ class IncompleteError(CloudError):
 
 def _incomplete_retries() -> int:
     # The SLS SDK already asks again 5 times, 0.5 s apart, inside one call; these are on top.
-    return env_int("ACKAUDIT_INCOMPLETE_RETRIES", 2, minimum=0, maximum=20)
+    return incomplete_retries()
 
 
 @dataclass

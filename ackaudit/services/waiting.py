@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ackaudit.environment import env_number
+from ackaudit import environment
 from ackaudit.errors import AckAuditError, CloudError
 
 Progress = Callable[[str], None]
@@ -14,7 +14,7 @@ Progress = Callable[[str], None]
 
 def poll_interval() -> float:
     # ACK tasks take minutes; a few seconds between polls is plenty. Tests shorten it.
-    return env_number("ACKAUDIT_POLL_INTERVAL", 3.0, minimum=0.01, maximum=600)
+    return environment.poll_interval()
 
 
 class WaitTimeout(AckAuditError):
