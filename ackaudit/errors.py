@@ -9,6 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+SHOWN_LIMIT = 60
+
+
+def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
+    """A value the user typed, quoted for an error message and cut to `limit` characters: a
+    100 000-character argument is named, not echoed."""
+    text = str(value)
+    if len(text) > limit:
+        return repr(text[:limit]) + f"… ({len(text)} characters)"
+    return repr(text)
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -68,12 +79,30 @@ _AUTH_CODES = {
 }
 
 
+# A signature mismatch means a wrong AccessKey secret (the id was known); the services' messages
+# then carry their whole string-to-sign over many lines, which helps nobody reading an error.
+_SIGNATURE_CODES = {"SignatureDoesNotMatch", "SignatureNotMatch", "InvalidAccessKeySecret"}
+SIGNATURE_HINT = ("check the AccessKey secret: it does not match the AccessKey ID "
+                  "(and check the machine's clock if the secret is right)")
+
+
+def one_line(message: str, limit: int = 300) -> str:
+    """A service's message as one line of at most `limit` characters."""
+    text = " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 class ApiError(AckAuditError):
     """A cloud API answered with an error. The exit code follows from the code and HTTP status."""
 
     def __init__(self, service: str, action: str, code: str, message: str, *, status: int | None = None,
                  request_id: str | None = None, endpoint: str | None = None, hint: str | None = None) -> None:
-        super().__init__(f"{service} {action} failed: {code}: {message}", hint=hint, request_id=request_id)
+        if code in _SIGNATURE_CODES:
+            shown_message = "the request signature does not match (wrong AccessKey secret?)"
+            hint = hint or SIGNATURE_HINT
+        else:
+            shown_message = one_line(message)
+        super().__init__(f"{service} {action} failed: {code}: {shown_message}", hint=hint, request_id=request_id)
         self.service, self.action, self.code = service, action, code
         self.api_message, self.status, self.endpoint = message, status, endpoint
 
@@ -97,6 +126,20 @@ class ApiError(AckAuditError):
     def retryable(self) -> bool:
         return (self.status is not None and self.status >= 500) or self.throttled \
             or self.code in ("ServiceUnavailable", "InternalError", "InternalServerError", "RequestTimeout")
+
+
+CLUSTER_NOT_FOUND_HINT = "list the clusters of this region with `ackaudit clusters` (wrong --region?)"
+
+
+class ClusterNotFoundError(ApiError):
+    """ACK knows no such cluster in this region: one wording, whichever call found out."""
+
+    def __init__(self, cluster_id: str, region: str, *, action: str = "DescribeClusterDetail",
+                 request_id: str | None = None, endpoint: str | None = None) -> None:
+        super().__init__("ACK", action, "ErrorClusterNotFound", f"cluster {cluster_id} not found", status=404,
+                         request_id=request_id, endpoint=endpoint, hint=CLUSTER_NOT_FOUND_HINT)
+        self.message = f"cluster {shown(cluster_id)[1:-1]} not found in region {region}"
+        self.args = (self.message,)
 
 
 class ConnectError(AckAuditError):

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ackaudit.engine.search import quote_value, split_query
-from ackaudit.errors import UsageError
+from ackaudit.engine.errors import QueryError
+from ackaudit.engine.search import And, parse_search, quote_value, split_query
+from ackaudit.errors import UsageError, shown
 
 KINDS = ("exec", "command", "all")
 EXEC_EVENTS = "(kind: Kubernetes and kubeObject.operation.kind: PodExec)"
@@ -48,23 +49,40 @@ class Filters:
     where: str | None = None
 
 
+_POD_HINT = "use --pod namespace/name (e.g. payments/api-7d9f), or --namespace NS --pod NAME"
+
+
 def parse_pod(pod: str | None, namespace: str | None) -> tuple[str | None, str | None]:
-    """`--pod ns/name`, or `--namespace ns --pod name`: (namespace, pod)."""
+    """`--pod ns/name`, or `--namespace ns --pod name`: (namespace, pod). A bare name without
+    --namespace matches that pod name in every namespace."""
+    check_values(("--namespace", namespace))
     if pod is None:
         return namespace, None
+    check_values(("--pod", pod))
     if "/" in pod:
         ns, _, name = pod.partition("/")
-        if not ns or not name or "/" in name:
-            raise UsageError(f"--pod {pod!r} is not namespace/name")
+        if not ns.strip() or not name.strip() or "/" in name:
+            raise UsageError(f"--pod {shown(pod)} is not namespace/name", hint=_POD_HINT)
         if namespace is not None and namespace != ns:
-            raise UsageError(f"--pod {pod!r} and --namespace {namespace!r} disagree")
+            raise UsageError(f"--pod {shown(pod)} and --namespace {shown(namespace)} disagree", hint=_POD_HINT)
         return ns, name
     return namespace, pod
 
 
+def check_values(*options: tuple[str, str | list[str] | None]) -> None:
+    """Refuse an empty filter value: `--pod ''` would otherwise drop the filter and match everything."""
+    for option, value in options:
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None and not item.strip():
+                raise UsageError(f"{option} is empty", hint=f"give {option} a value, or leave the option out")
+
+
 def build_search(f: Filters) -> str:
+    check_values(("--namespace", f.namespace), ("--pod", f.pod), ("--process", f.processes), ("--user", f.user),
+                 ("--container", f.container), ("--node", f.node), ("--image", f.image),
+                 ("--trace", f.trace_id), ("--event", f.event_id), ("--where", f.where))
     if f.kind not in KINDS:
-        raise UsageError(f"--kind {f.kind!r}: choose one of {', '.join(KINDS)}")
+        raise UsageError(f"--kind {shown(f.kind)}: choose one of {', '.join(KINDS)}")
     parts: list[str] = []
     if f.risky_programs is not None or f.processes or f.kind == "command":
         parts.append(COMMAND_EVENTS)
@@ -97,16 +115,36 @@ def build_search(f: Filters) -> str:
         parts.append(term("traceId", f.trace_id))
     if f.event_id:
         parts.append(term("eventId", f.event_id))
-    if f.where:
-        parts.append(f"({_checked_where(f.where)})")
-    return " and ".join(parts)
+    search = " and ".join(parts)
+    if f.where is not None:
+        search = and_where(search, f.where)
+    return search
 
 
-def _checked_where(expr: str) -> str:
-    """--where is a search expression only: an SQL part would turn the query into statistics."""
-    if not expr.strip():
-        raise UsageError("--where is empty")
-    _, sql = split_query(expr)
-    if sql or expr.rstrip().endswith("|"):
-        raise UsageError("--where takes a search expression; an SQL part (after |) is not allowed")
-    return expr.strip()
+_WHERE_HINT = 'a search expression such as: process.cwd: "/tmp" and not process.name: ls'
+
+
+def and_where(search: str, expr: str) -> str:
+    """`search and (expr)`, where `expr` is checked on its own first (so a syntax error points into
+    the user's own text) and can never change the structure around it: `x) or (*` is refused, and
+    the composed query is parsed again to prove it is exactly `search AND expr`."""
+    text = expr.strip()
+    if not text:
+        raise UsageError("--where is empty", hint=_WHERE_HINT)
+    _, sql = split_query(text)
+    if sql or text.endswith("|"):
+        raise UsageError("--where takes a search expression; an SQL part (after |) is not allowed",
+                         hint=_WHERE_HINT)
+    try:
+        own = parse_search(text)
+    except QueryError as exc:
+        raise UsageError(f"--where {shown(text)}: {exc.message}", hint=_WHERE_HINT) from None
+    combined = f"{search} and ({text})"
+    try:
+        structure_kept = parse_search(combined) == And(parse_search(search), own)
+    except QueryError:
+        structure_kept = False
+    if not structure_kept:
+        raise UsageError(f"--where {shown(text)} cannot be combined with the other filters",
+                         hint="quote values that contain \\, ( or ) with double quotes")
+    return combined

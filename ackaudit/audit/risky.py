@@ -21,7 +21,7 @@ from importlib import resources
 from typing import Any
 
 from ackaudit.audit.fields import KIND_COMMAND, OPERATION_POD_EXEC
-from ackaudit.errors import UsageError
+from ackaudit.errors import UsageError, shown
 
 CUSTOM_CATEGORY = "custom"
 _CUSTOM_REASON = "Listed in your risky-program file."
@@ -90,7 +90,7 @@ def _from_lines(text: str, source: str) -> dict[str, RiskyProgram]:
             continue
         name, _, reason = (part.strip() for part in stripped.partition(":"))
         if not _PROGRAM_NAME.fullmatch(name):
-            raise UsageError(f"{source} line {number}: {name!r} is not a program name",
+            raise UsageError(f"{source} line {number}: {shown(name)} is not a program name",
                              hint='one program per line: "curl" or "curl: why it is risky"')
         catalogue[name] = RiskyProgram(name, CUSTOM_CATEGORY, reason or _CUSTOM_REASON)
     return catalogue

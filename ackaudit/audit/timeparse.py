@@ -11,7 +11,7 @@ import math
 import re
 from datetime import datetime, timedelta, timezone
 
-from ackaudit.errors import UsageError
+from ackaudit.errors import UsageError, shown
 
 _UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 # Units largest first, each at most once: "1h30m" but not "30m1h" or "1h1h".
@@ -25,6 +25,8 @@ _ISO = re.compile(
 _EPOCH = re.compile(r"\d+(?:\.\d+)?")
 # Epoch seconds reach 11 digits only in the year 5138: a bigger number is milliseconds pasted by mistake.
 _LARGEST_EPOCH_SECONDS = 10**11
+# Times before 1970 are negative epoch seconds, which SLS refuses; no duration is longer than this.
+_LONGEST_DURATION = _LARGEST_EPOCH_SECONDS
 _DURATION_HELP = "use a number and a unit: 90s, 30m, 6h, 7d, 2w, or combined like 1h30m"
 _TIME_HELP = ("use ISO 8601 (2026-11-28, 2026-11-28T16:42:02Z, 2026-11-28T16:42:02+08:00), epoch seconds, "
               "'now', or a duration ago (2h)")
@@ -35,11 +37,19 @@ def parse_duration(text: str) -> int:
     cleaned = text.strip()
     match = _DURATION.fullmatch(cleaned)
     if not cleaned or match is None:
-        raise UsageError(f"{text!r} is not a duration", hint=_DURATION_HELP)
+        if _EPOCH.fullmatch(cleaned):
+            raise UsageError(f"{shown(text)} is not a duration: a number needs a unit",
+                             hint=f"e.g. {cleaned}d, {cleaned}h or {cleaned}m; " + _DURATION_HELP)
+        raise UsageError(f"{shown(text)} is not a duration", hint=_DURATION_HELP)
+    # Digits are bounded before they are multiplied: "999999999999999999999w" stays cheap.
+    if any(amount is not None and len(amount) > 12 for amount in match.groups()):
+        raise UsageError(f"{shown(text)} is out of range", hint=_DURATION_HELP)
     seconds = sum(int(amount) * _UNIT_SECONDS[unit]
                   for amount, unit in zip(match.groups(), _UNIT_SECONDS, strict=True) if amount is not None)
     if seconds == 0:
-        raise UsageError(f"{text!r} is not a duration: it must be longer than zero", hint=_DURATION_HELP)
+        raise UsageError(f"{shown(text)} is not a duration: it must be longer than zero", hint=_DURATION_HELP)
+    if seconds >= _LONGEST_DURATION:
+        raise UsageError(f"{shown(text)} is out of range", hint="a duration reaches back at most to 1970")
     return seconds
 
 
@@ -51,18 +61,25 @@ def parse_time(text: str, *, now: float) -> int:
     if _EPOCH.fullmatch(cleaned):
         seconds = float(cleaned)
         if seconds >= _LARGEST_EPOCH_SECONDS:
-            raise UsageError(f"{text!r} is too large for epoch seconds",
+            raise UsageError(f"{shown(text)} is too large for epoch seconds",
                              hint="epoch milliseconds? divide by 1000")
         return math.floor(seconds)
     if _DURATION.fullmatch(cleaned) and cleaned:
-        return math.floor(now) - parse_duration(cleaned)
+        return _in_range(text, math.floor(now) - parse_duration(cleaned))
     match = _ISO.fullmatch(cleaned)
     if match is None:
-        raise UsageError(f"{text!r} is not a time", hint=_TIME_HELP)
+        raise UsageError(f"{shown(text)} is not a time", hint=_TIME_HELP)
     try:
-        return math.floor(_iso_to_datetime(match).timestamp())
+        return _in_range(text, math.floor(_iso_to_datetime(match).timestamp()))
     except (ValueError, OverflowError) as exc:   # well-formed but impossible, like 2026-02-30
-        raise UsageError(f"{text!r} is not a time: {exc}", hint=_TIME_HELP) from None
+        raise UsageError(f"{shown(text)} is not a time: {exc}", hint=_TIME_HELP) from None
+
+
+def _in_range(text: str, seconds: int) -> int:
+    """Epoch seconds SLS accepts: from 1970 to (far) in the future."""
+    if not 0 <= seconds < _LARGEST_EPOCH_SECONDS:
+        raise UsageError(f"{shown(text)} is out of range: times run from 1970-01-01 on", hint=_TIME_HELP)
+    return seconds
 
 
 def _iso_to_datetime(match: re.Match[str]) -> datetime:
@@ -93,17 +110,30 @@ def window(*, since: str | None, from_: str | None, to: str | None, default: str
     if since is not None and (from_ is not None or to is not None):
         raise UsageError("--since cannot be combined with --from/--to", hint="use either --since or --from/--to")
     if since is not None:
-        try:
-            return parse_time(since, now=now), math.floor(now)
-        except UsageError:
-            # --since is documented as a duration: say so, rather than list every time format.
-            raise UsageError(f"--since {since!r} is not a duration", hint=_DURATION_HELP) from None
+        return since_start(since, now=now), math.floor(now)
     end = parse_time(to, now=now) if to is not None else math.floor(now)
-    start = parse_time(from_, now=now) if from_ is not None else end - parse_duration(default)
+    start = parse_time(from_, now=now) if from_ is not None else max(0, end - parse_duration(default))
     if start > end:
         raise UsageError(f"the window starts after it ends ({iso(start)} > {iso(end)})",
                          hint="--from must be earlier than --to")
     return start, end
+
+
+def since_start(since: str, *, now: float) -> int:
+    """The start of `--since`: a duration back from now, or an ISO 8601 time. A bare number is
+    refused, not read as epoch seconds: `--since 7` would mean 1970, not 7 days."""
+    cleaned = since.strip()
+    if _ISO.fullmatch(cleaned):
+        return parse_time(cleaned, now=now)
+    try:
+        seconds = parse_duration(cleaned)
+    except UsageError as exc:
+        raise UsageError(f"--since {exc.message}", hint=exc.hint) from None
+    start = math.floor(now) - seconds
+    if start < 0:
+        raise UsageError(f"--since {shown(since)} reaches back before 1970-01-01",
+                         hint="use a shorter duration (SLS keeps audit logs at most 3650 days)")
+    return start
 
 
 def iso(ts: float | int) -> str:

@@ -4,15 +4,49 @@ Typer's rich-formatted help is turned off (rich_markup_mode=None): it costs abou
 `--help` and completion, and the plain help reads the same.
 """
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 import typer
+import typer.core
 
 from ackaudit import __version__
 from ackaudit.cli import _globals
 from ackaudit.cli._globals import NoColorOpt, OutputOpt, ProfileOpt, RegionOpt, SandboxOpt, VerboseOpt
 
+# Click's base error class, found through a public name whichever Click Typer ships with.
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_QUOTED = re.compile(r"'([^']{61,})'")
+
+
+def _cut_values(message: str) -> str:
+    """Click's usage errors quote the bad value; a 100 000-character value is cut, not echoed."""
+    from ackaudit.errors import shown
+
+    return _QUOTED.sub(lambda m: shown(m[1]), message)
+
+
+class _Group(typer.core.TyperGroup):
+    """The root group: usage errors raised while parsing any command's arguments keep their
+    wording but never echo a huge value in full."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except _CLICK_ERROR as exc:
+            exc.message = _cut_values(exc.message)
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _CLICK_ERROR as exc:
+            exc.message = _cut_values(exc.message)
+            raise
+
+
 app = typer.Typer(
+    cls=_Group,
     name="ackaudit",
     help="Who entered which container on ACK, and what they did there.\n\n"
          "Enable and check ACK container operation audit, question its records, and alert on them. "

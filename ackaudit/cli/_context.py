@@ -32,7 +32,11 @@ def _close_cloud() -> None:
 
 
 def _prepare() -> None:
-    from ackaudit.cloud import calls
+    from ackaudit import environment
+    from ackaudit.cloud import calls, endpoints
+
+    environment.check_all()
+    endpoints.check_overrides()
 
     calls.clear_listeners()
     _output.reset_warnings()
@@ -55,8 +59,8 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _prepare()
         try:
+            _prepare()
             return fn(*args, **kwargs)
         except typer.Exit:
             raise

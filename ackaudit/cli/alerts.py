@@ -8,6 +8,7 @@ from ackaudit.cli import _output
 from ackaudit.cli._context import cloud
 from ackaudit.cli._globals import command
 from ackaudit.cli._options import ClusterOpt, DryRunOpt, YesOpt
+from ackaudit.errors import shown
 
 app = typer.Typer(help="Provision, check, test and remove the audit alert rules and their webhook.",
                   no_args_is_help=True, rich_markup_mode=None)
@@ -15,7 +16,7 @@ app = typer.Typer(help="Provision, check, test and remove the audit alert rules 
 
 def _check_lang(value: str) -> str:
     if value not in ("zh", "en"):
-        raise typer.BadParameter(f"{value!r} is not zh or en")
+        raise typer.BadParameter(f"{shown(value)} is not zh or en")
     return value
 
 

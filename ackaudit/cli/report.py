@@ -10,7 +10,7 @@ from ackaudit.cli import _output
 from ackaudit.cli._globals import OutputFormat, command, settings
 from ackaudit.cli._options import AllowPartialOpt, FromOpt, OptionalClusterOpt, SinceOpt, SourceOpt, ToOpt
 from ackaudit.cli.query import NoRedactOpt, event_source
-from ackaudit.errors import UsageError
+from ackaudit.errors import UsageError, shown
 
 FORMATS = ("markdown", "html")
 _SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
@@ -103,7 +103,7 @@ def _finish(result: Any, allow_partial: bool) -> None:
 
 def _file_format(format_: str | None, out: str | None) -> str | None:
     if format_ is not None and format_ not in FORMATS:
-        raise UsageError(f"--format {format_!r}: choose markdown or html")
+        raise UsageError(f"--format {shown(format_)}: choose markdown or html")
     if format_ is None and out is not None:
         inferred = _SUFFIXES.get(Path(out).suffix.lower())
         if inferred is None:

@@ -9,7 +9,7 @@ from ackaudit.cli import _output
 from ackaudit.cli._globals import OutputFormat, command, settings
 from ackaudit.cli._options import AllowPartialOpt, OptionalClusterOpt, SinceOpt, SourceOpt
 from ackaudit.cli.query import NoRedactOpt, event_source
-from ackaudit.errors import UsageError
+from ackaudit.errors import UsageError, shown
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         from ackaudit.services.investigate import find_by
 
         if format_ not in (None, "markdown"):
-            raise UsageError(f"--format {format_!r}: only markdown is supported")
+            raise UsageError(f"--format {shown(format_)}: only markdown is supported")
         since_text = since or "30d"
         src, _ = event_source(cluster, source)
         from_time, to_time = window_for(src, since=since, from_=None, to=None, default="30d", now=time.time())

@@ -17,9 +17,10 @@ from urllib.parse import quote
 from ackaudit.cloud import calls
 from ackaudit.cloud.credentials import CredentialSource
 from ackaudit.cloud.endpoints import Endpoint
-from ackaudit.errors import ApiError, ConnectError
+from ackaudit.errors import ApiError, ClusterNotFoundError, ConnectError
 
 API_VERSION = "2015-12-15"
+_CLUSTER_PATH = re.compile(r"/(?:api/v\d+/)?clusters/([^/?]+)")
 SERVICE = "ACK"
 
 
@@ -103,6 +104,10 @@ class AckClient:
                 raw = self._acs().do_action_with_exception(req)
             except ServerException as exc:
                 code, message, request_id = _error_fields(exc)
+                cluster = _CLUSTER_PATH.match(path)
+                if code == "ErrorClusterNotFound" and cluster:
+                    raise ClusterNotFoundError(cluster[1], self.region, action=action, request_id=request_id,
+                                               endpoint=self.endpoint.url) from None
                 raise ApiError(SERVICE, action, code, message, status=exc.get_http_status(),
                                request_id=request_id, endpoint=self.endpoint.url) from None
             except ClientException as exc:

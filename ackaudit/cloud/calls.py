@@ -8,13 +8,13 @@ exponential backoff and full jitter, bounded in attempts and in time.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from ackaudit.environment import retry_base
 from ackaudit.errors import ApiError, ConnectError
 
 T = TypeVar("T")
@@ -71,7 +71,7 @@ class RetryPolicy:
 
 def default_policy() -> RetryPolicy:
     # ACKAUDIT_RETRY_BASE lets tests and impatient users shorten the waits.
-    base = float(os.environ.get("ACKAUDIT_RETRY_BASE", "0.5"))
+    base = retry_base()
     return RetryPolicy(base=base)
 
 

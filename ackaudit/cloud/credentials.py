@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ackaudit.errors import AuthError, UsageError
+from ackaudit.errors import AuthError, UsageError, shown
 
 KEY_ID_VARS = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABACLOUD_ACCESS_KEY_ID", "ALICLOUD_ACCESS_KEY_ID")
 KEY_SECRET_VARS = ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABACLOUD_ACCESS_KEY_SECRET", "ALICLOUD_ACCESS_KEY_SECRET")
@@ -113,41 +113,96 @@ def config_path(env: Mapping[str, str] = os.environ) -> Path:
     return Path(home) / ".aliyun" / "config.json"
 
 
+# What each mode of the aliyun CLI config needs (the keys its own providers read).
+_REQUIRED_KEYS = {
+    "AK": ("access_key_id", "access_key_secret"),
+    "StsToken": ("access_key_id", "access_key_secret", "sts_token"),
+    "RamRoleArn": ("access_key_id", "access_key_secret", "ram_role_arn"),
+    "ChainableRamRoleArn": ("source_profile", "ram_role_arn"),
+    "EcsRamRole": (),
+    "OIDC": ("ram_role_arn", "oidc_provider_arn", "oidc_token_file"),
+}
+_STRING_KEYS = ("name", "mode", "access_key_id", "access_key_secret", "sts_token", "ram_role_arn",
+                "ram_session_name", "role_session_name", "source_profile", "ram_role_name", "oidc_provider_arn",
+                "oidc_token_file", "region_id", "sts_region", "policy", "external_id")
+_CONFIG_HINT = "fix the file, or run `aliyun configure`"
+
+
+def config_error(path: Path, where: str, problem: str) -> UsageError:
+    """The aliyun CLI config is wrong: a usage error (exit 2) naming the file and the key."""
+    return UsageError(f"{path}: {where} {problem}", hint=_CONFIG_HINT)
+
+
 def load_profiles(path: Path) -> tuple[str | None, dict[str, Profile]]:
-    """The aliyun CLI config's `current` and its profiles; ({} when the file does not exist)."""
+    """The aliyun CLI config's `current` and its profiles ({} when the file does not exist).
+
+    The file is checked as far as ackaudit reads it: `profiles` a list of objects with a unique
+    string `name`, string values where strings belong. A mode's required keys are checked when the
+    profile is used (`_from_profile`), so a broken profile that is not used stays harmless."""
     if not path.exists():
         return None, {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}", hint="fix the file or run `aliyun configure`") from None
+        raise UsageError(f"cannot read {path}: {exc}", hint=_CONFIG_HINT) from None
     if not isinstance(data, dict):
-        raise UsageError(f"cannot read {path}: not a JSON object")
+        raise UsageError(f"cannot read {path}: not a JSON object", hint=_CONFIG_HINT)
+    current = data.get("current")
+    if current is not None and not isinstance(current, str):
+        raise config_error(path, "`current`", f"must be a profile name (a string), not {type(current).__name__}")
+    items = data.get("profiles")
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise config_error(path, "`profiles`", f"must be a list, not {type(items).__name__}")
     profiles = {}
-    for item in data.get("profiles") or []:
-        if isinstance(item, dict) and item.get("name"):
-            profiles[item["name"]] = Profile(item["name"], item.get("mode") or "AK", item, path)
-    return data.get("current") or None, profiles
+    for index, item in enumerate(items):
+        where = f"profiles[{index}]"
+        if not isinstance(item, dict):
+            raise config_error(path, where, f"must be an object, not {type(item).__name__}")
+        for key in _STRING_KEYS:
+            if item.get(key) is not None and not isinstance(item[key], str):
+                raise config_error(path, f"{where}.{key}", f"must be a string, not {type(item[key]).__name__}")
+        name = item.get("name")
+        if not name:
+            raise config_error(path, f"{where}.name", "is missing")
+        if name in profiles:
+            raise config_error(path, f"{where}.name", f"{shown(name)} names two profiles")
+        profiles[name] = Profile(name, item.get("mode") or "AK", item, path)
+    return current or None, profiles
 
 
 def select_profile(flag_profile: str | None, env: Mapping[str, str] = os.environ) -> Profile | None:
     """The profile to use: `--profile`, else `ALIBABA_CLOUD_PROFILE`, else the file's `current`."""
     path = config_path(env)
     current, profiles = load_profiles(path)
-    wanted = flag_profile or _first(env, PROFILE_VARS)
-    if wanted:
+    wanted = flag_profile if flag_profile is not None else _first(env, PROFILE_VARS)
+    if wanted is not None:
         if wanted not in profiles:
             known = ", ".join(sorted(profiles)) or "none"
-            raise UsageError(f"profile {wanted!r} not found in {path} (profiles: {known})",
+            raise UsageError(f"profile {shown(wanted)} not found in {path} (profiles: {shown(known, 200)[1:-1]})",
                              hint="list them with `aliyun configure list`")
         return profiles[wanted]
+    if current and current not in profiles:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise config_error(path, "`current`", f"names {shown(current)}, which is not one of its profiles "
+                                              f"({shown(known, 200)[1:-1]})")
     return profiles.get(current) if current else None
 
 
 def resolve_region(flag_region: str | None, profile: Profile | None,
                    env: Mapping[str, str] = os.environ) -> str | None:
-    """`--region`, else `ALIBABA_CLOUD_REGION_ID`, else the profile's `region_id`."""
-    return flag_region or _first(env, REGION_VARS) or (profile.region_id if profile else None)
+    """`--region`, else `ALIBABA_CLOUD_REGION_ID`, else the profile's `region_id`; checked."""
+    from ackaudit.cloud.endpoints import check_region
+
+    if flag_region is not None:
+        return check_region(flag_region)
+    for name in REGION_VARS:
+        if env.get(name):
+            return check_region(env[name], source=name)
+    if profile is not None and profile.region_id:
+        return check_region(profile.region_id, source=f"region_id of profile {shown(profile.name)} in {profile.path}")
+    return None
 
 
 def resolve_credentials(flag_profile: str | None, env: Mapping[str, str] = os.environ) -> CredentialSource:
@@ -181,16 +236,23 @@ def resolve_credentials(flag_profile: str | None, env: Mapping[str, str] = os.en
 
 
 def _from_profile(profile: Profile) -> CredentialSource:
-    where = f"profile {profile.name!r} ({profile.mode}) in {profile.path}"
+    where = f"profile {shown(profile.name)} ({shown(profile.mode)[1:-1]}) in {profile.path}"
     data = profile.data
     if profile.mode not in SUPPORTED_MODES:
-        raise AuthError(f"{where}: mode {profile.mode} is not supported",
-                        hint="supported modes: " + ", ".join(SUPPORTED_MODES))
+        raise UsageError(f"{where}: mode {shown(profile.mode)} is not supported",
+                         hint="supported modes: " + ", ".join(SUPPORTED_MODES))
+    missing = [key for key in _REQUIRED_KEYS[profile.mode] if not data.get(key)]
+    if missing:
+        raise UsageError(f"{where} is incomplete: {', '.join(missing)} missing",
+                         hint="run `aliyun configure --profile " + profile.name + "`")
+    if profile.mode == "ChainableRamRoleArn":
+        _, profiles = load_profiles(profile.path)
+        if data["source_profile"] not in profiles:
+            raise config_error(profile.path, f"profile {shown(profile.name)}: source_profile",
+                               f"names {shown(data['source_profile'])}, which is not one of its profiles")
     if profile.mode in ("AK", "StsToken"):
-        key_id, secret = data.get("access_key_id"), data.get("access_key_secret")
+        key_id, secret = data["access_key_id"], data["access_key_secret"]
         token = data.get("sts_token") if profile.mode == "StsToken" else None
-        if not key_id or not secret or (profile.mode == "StsToken" and not token):
-            raise AuthError(f"{where} is incomplete", hint="run `aliyun configure --profile " + profile.name + "`")
         static = StaticCredentials(key_id, secret, token)
         return CredentialSource(where, lambda: StaticProvider(static))
     return CredentialSource(where, lambda: _cli_profile_provider(profile))

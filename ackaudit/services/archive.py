@@ -26,7 +26,7 @@ from typing import Any
 
 from ackaudit.audit.fields import FIELD_NAMES, FIELDS, JSON_CONTAINERS, flatten_event
 from ackaudit.audit.timeparse import iso, window
-from ackaudit.errors import UsageError
+from ackaudit.errors import UsageError, shown
 
 FORMATS = ("jsonl", "csv", "parquet")
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -118,7 +118,7 @@ def format_of(path: str, given: str | None) -> str:
     """The file format: --format when given, else from the file name's extension."""
     if given:
         if given not in FORMATS:
-            raise UsageError(f"--format {given!r}: use one of {', '.join(FORMATS)}")
+            raise UsageError(f"--format {shown(given)}: use one of {', '.join(FORMATS)}")
         return given
     fmt = _EXTENSIONS.get(Path(path).suffix.lower())
     if fmt is None:

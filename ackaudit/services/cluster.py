@@ -20,9 +20,9 @@ from ackaudit.errors import (
     ApiError,
     AuthError,
     CloudError,
+    ClusterNotFoundError,
     ExitCode,
     Gap,
-    NotFoundError,
     PreconditionError,
     UsageError,
 )
@@ -59,10 +59,11 @@ class ClusterContext:
         try:
             return self.cloud.ack.get_cluster(self.cluster_id)
         except ApiError as exc:
-            if exc.exit_code == 3 or exc.code == "ErrorClusterNotFound":
-                raise NotFoundError(f"cluster {self.cluster_id} not found in region {self.cloud.region}",
-                                    hint="list the clusters of a region with `ackaudit clusters --region R`",
-                                    request_id=exc.request_id) from None
+            if isinstance(exc, ClusterNotFoundError):
+                raise
+            if exc.exit_code == 3:
+                raise ClusterNotFoundError(self.cluster_id, self.cloud.region, request_id=exc.request_id,
+                                           endpoint=exc.endpoint) from None
             raise
 
     def ensure_exists(self) -> None:

@@ -7,7 +7,6 @@ The window's end is fixed when a query starts, so events arriving meanwhile cann
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from ackaudit.audit.fields import flatten_event
+from ackaudit.environment import incomplete_retries
 from ackaudit.errors import ApiError, CloudError, NotFoundError
 
 PAGE = 100   # SLS returns at most 100 lines per search page
@@ -67,7 +67,7 @@ class IncompleteError(CloudError):
 
 def _incomplete_retries() -> int:
     # The SLS SDK already asks again 5 times, 0.5 s apart, inside one call; these are on top.
-    return int(os.environ.get("ACKAUDIT_INCOMPLETE_RETRIES", "2"))
+    return incomplete_retries()
 
 
 def _incomplete_backoff() -> float:

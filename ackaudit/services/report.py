@@ -46,6 +46,7 @@ from ackaudit.audit.query import COMMAND_EVENTS, EXEC_EVENTS, term
 from ackaudit.audit.redact import redact_text
 from ackaudit.audit.risky import RiskyProgram, risk_of
 from ackaudit.audit.timeparse import iso
+from ackaudit.errors import shown
 from ackaudit.services.investigate import EventSource, Fetcher, normalise_time
 
 TOP = 10
@@ -110,7 +111,7 @@ def zone_named(name: str, at: float) -> ReportZone:
     try:
         info = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"unknown time zone {name!r}", hint="use an IANA name such as Asia/Shanghai or UTC") from None
+        raise UsageError(f"unknown time zone {shown(name)}", hint="use an IANA name such as Asia/Shanghai or UTC") from None
     offset = datetime.fromtimestamp(at, info).utcoffset() or timedelta(0)
     return ReportZone(name, int(offset.total_seconds()))
 

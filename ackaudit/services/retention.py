@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ackaudit.errors import PreconditionError, UsageError
+from ackaudit.errors import PreconditionError, UsageError, shown
 from ackaudit.services.cluster import ClusterContext
 
 PERMANENT = 3650          # SLS: a TTL of 3650 days means "keep forever"
@@ -42,7 +42,7 @@ def parse_days(text: str) -> int:
     try:
         days = int(text)
     except ValueError:
-        raise UsageError(f"--days {text!r} is not a number of days", hint="1-3650, or 'permanent'") from None
+        raise UsageError(f"--days {shown(text)} is not a number of days", hint="1-3650, or 'permanent'") from None
     if not 1 <= days <= PERMANENT:
         raise UsageError(f"--days {days} is out of range", hint="1-3650 days (3650 means permanent)")
     return days

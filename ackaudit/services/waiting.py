@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
+from ackaudit import environment
 from ackaudit.errors import AckAuditError, CloudError
 
 Progress = Callable[[str], None]
@@ -14,7 +14,7 @@ Progress = Callable[[str], None]
 
 def poll_interval() -> float:
     # ACK tasks take minutes; a few seconds between polls is plenty. Tests shorten it.
-    return float(os.environ.get("ACKAUDIT_POLL_INTERVAL", "3"))
+    return environment.poll_interval()
 
 
 class WaitTimeout(AckAuditError):

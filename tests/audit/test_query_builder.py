@@ -85,3 +85,46 @@ def test_where_rejects_sql_and_exec_with_process():
         build_search(Filters(kind="exec", processes=["rm"]))
     with pytest.raises(UsageError):
         build_search(Filters(kind="nope"))
+
+
+@pytest.mark.parametrize("escape", ['x) or (*', '*) or (*', 'rm) or (kind: Command', 'x\\'])
+def test_where_cannot_escape_the_other_filters(store, escape):
+    with pytest.raises(UsageError):
+        ids(store, Filters(namespace="web", where=escape))
+
+
+@given(st.text(alphabet='ab*():" \\|orandt', max_size=12))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_where_is_always_and_ed_with_the_rest(store, where):
+    """Whatever --where says, the namespace filter still applies: nothing from another namespace."""
+    try:
+        search = build_search(Filters(namespace="web", where=where))
+    except UsageError:
+        return
+    rows = store.query(P, L, search, T0, T0 + 100).rows
+    assert all(json.loads(r["k8s"])["pod"]["namespace"] == "web" for r in rows)
+
+
+@pytest.mark.parametrize("where, position", [(")", 0), ("and", 0), ("kind: Command and", 17), ("(a", 2)])
+def test_where_syntax_errors_point_into_the_users_text(where, position):
+    with pytest.raises(UsageError) as caught:
+        build_search(Filters(namespace="web", where=where))
+    assert f"at position {position}:" in caught.value.message and caught.value.message.startswith("--where")
+
+
+@pytest.mark.parametrize("filters, option", [
+    (Filters(pod=""), "--pod"), (Filters(namespace=" "), "--namespace"), (Filters(processes=["rm", ""]), "--process"),
+    (Filters(user=""), "--user"), (Filters(container=""), "--container"), (Filters(node=""), "--node"),
+    (Filters(image=""), "--image"), (Filters(trace_id=""), "--trace"), (Filters(event_id=""), "--event"),
+    (Filters(where=""), "--where"),
+])
+def test_empty_filter_values_are_refused(filters, option):
+    with pytest.raises(UsageError, match=f"^{option} is empty"):
+        build_search(filters)
+
+
+@pytest.mark.parametrize("pod", ["payments/", "/api-0", "a/b/c", " / "])
+def test_malformed_pods_say_what_is_expected(pod):
+    with pytest.raises(UsageError) as caught:
+        parse_pod(pod, None)
+    assert "--pod" in caught.value.message and "namespace/name" in (caught.value.hint or "")

@@ -128,3 +128,29 @@ def test_a_bad_since_is_explained_as_a_duration():
     with pytest.raises(UsageError, match="--since '7 days' is not a duration") as caught:
         window(since="7 days", from_=None, to=None, default="24h", now=NOW)
     assert "30m" in caught.value.hint
+
+
+@pytest.mark.parametrize("since", ["0", "7", "1795883722"])
+def test_since_refuses_bare_numbers_with_a_hint(since):
+    with pytest.raises(UsageError) as caught:
+        window(since=since, from_=None, to=None, default="24h", now=NOW)
+    assert "needs a unit" in caught.value.message and f"{since}d" in caught.value.hint
+
+
+@pytest.mark.parametrize("since", ["3000000d", "999999999999d", "99999999999999999999999w", "30000d"])
+def test_since_out_of_range_is_a_usage_error(since):
+    with pytest.raises(UsageError) as caught:
+        window(since=since, from_=None, to=None, default="24h", now=NOW)
+    assert since[:10] in caught.value.message
+
+
+@pytest.mark.parametrize("text", ["0001-01-01", "1969-12-31T23:59:59Z", "9999-12-31", "3000000d"])
+def test_times_outside_epoch_range_are_usage_errors(text):
+    with pytest.raises(UsageError, match="out of range"):
+        parse_time(text, now=NOW)
+
+
+def test_long_values_are_cut_in_messages():
+    with pytest.raises(UsageError) as caught:
+        parse_time("x" * 100_000, now=NOW)
+    assert len(caught.value.message) < 200 and "100000 characters" in caught.value.message

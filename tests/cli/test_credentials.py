@@ -116,9 +116,9 @@ def test_rrsa_and_instance_role(home):
 
 def test_unsupported_and_incomplete_profiles(home):
     write_config(home, [{"name": "sso", "mode": "CloudSSO"}, {"name": "half", "mode": "AK", "access_key_id": "x"}])
-    with pytest.raises(AuthError, match="not supported"):
+    with pytest.raises(UsageError, match="not supported"):
         resolve_credentials("sso", env_for(home))
-    with pytest.raises(AuthError, match="incomplete"):
+    with pytest.raises(UsageError, match="incomplete"):
         resolve_credentials("half", env_for(home))
 
 
@@ -152,3 +152,55 @@ def test_secrets_are_masked_in_reprs(home):
     creds = resolve_credentials(None, env).provider().get_credentials()
     assert "TopSecretValue" not in repr(creds)
     assert mask("LTAI5tAbCdEf1234") == "LTAI…1234"
+
+
+def write_raw(home, data):
+    path = home / ".aliyun" / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("data, where", [
+    ({"current": "default", "profiles": {"default": AK}}, "`profiles` must be a list"),
+    ({"current": 3, "profiles": [AK]}, "`current` must be a profile name"),
+    ({"current": "default", "profiles": ["default"]}, "profiles[0] must be an object"),
+    ({"current": "default", "profiles": [{**AK, "access_key_id": 12345}]}, "profiles[0].access_key_id must be a string"),
+    ({"current": "default", "profiles": [{**AK, "name": None}]}, "profiles[0].name is missing"),
+    ({"current": "nobody", "profiles": [AK]}, "`current` names 'nobody', which is not one of its profiles"),
+    ({"current": "r", "profiles": [{"name": "r", "mode": "RamRoleArn", "access_key_id": "LTAIx",
+                                    "access_key_secret": "s"}]}, "is incomplete: ram_role_arn missing"),
+    ({"current": "c", "profiles": [{"name": "c", "mode": "ChainableRamRoleArn", "source_profile": "gone",
+                                    "ram_role_arn": "acs:ram::1:role/q"}]}, "source_profile names 'gone'"),
+])
+def test_a_wrong_config_file_says_where(home, data, where):
+    path = write_raw(home, data)
+    with pytest.raises(UsageError) as err:
+        resolve_credentials(None, env_for(home)).provider()
+    assert err.value.exit_code == ExitCode.USAGE
+    assert str(path) in err.value.message and where in err.value.message
+
+
+@pytest.mark.parametrize("region", ["cn-hangzhou", "ap-southeast-1", "cn-hangzhou-finance", "cn-shanghai-finance-1",
+                                    "cn-north-2-gov-1", "us-east-1"])
+def test_region_ids_are_accepted(home, region):
+    assert resolve_region(region, None, env_for(home)) == region
+
+
+@pytest.mark.parametrize("region, source", [
+    ("bad region!", "--region"), ("", "--region"), ("x" * 100_000, "--region"), ("CN-HANGZHOU", "--region"),
+    ("cn-hangzhou.evil.com", "--region"),
+])
+def test_bad_region_flags_are_usage_errors(home, region, source):
+    with pytest.raises(UsageError) as err:
+        resolve_region(region, None, env_for(home))
+    assert err.value.message.startswith(source) and len(err.value.message) < 200
+
+
+def test_bad_region_from_the_environment_or_profile_names_its_source(home):
+    with pytest.raises(UsageError, match="ALIBABA_CLOUD_REGION_ID"):
+        resolve_region(None, None, env_for(home, ALIBABA_CLOUD_REGION_ID="cn hangzhou"))
+    write_config(home, [{**AK, "region_id": "cn_beijing"}])
+    profile = select_profile(None, env_for(home))
+    with pytest.raises(UsageError, match="region_id of profile 'default'"):
+        resolve_region(None, profile, env_for(home))

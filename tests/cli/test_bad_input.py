@@ -1,0 +1,121 @@
+"""Bad input gets one `error:` line saying what is expected and the right exit code, before any
+call or change: never the "unexpected ... this is a bug" message, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import AUDITED_CLUSTER_ID, ELIGIBLE_CLUSTER_ID, Run
+from typer.testing import CliRunner
+
+from ackaudit.cli import _globals, app
+
+C = AUDITED_CLUSTER_ID
+
+
+@pytest.fixture
+def run_with(sandbox):
+    """Run the CLI against the served sandbox with some settings changed."""
+
+    def run(*args: str, **env: str) -> Run:
+        _globals.reset()
+        full = {**sandbox.client_env(), "ACKAUDIT_RETRY_BASE": "0.01", **env}
+        result = CliRunner().invoke(app, list(args), env=full, catch_exceptions=False)
+        return Run(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+def assert_usage(result: Run, *expected: str, code: int = 2) -> None:
+    assert result.exit_code == code, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: ") and "this is a bug" not in result.stderr and "Traceback" not in result.stderr
+    for text in expected:
+        assert text in result.stderr
+    assert len(result.stderr) < 600, result.stderr   # nothing echoed in full
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["query"], ["report"], ["export", "--out", "OUT"], ["session", "abc"]])
+@pytest.mark.parametrize("since, expected", [("3000000d", "out of range"), ("999999999999d", "out of range"),
+                                             ("0", "needs a unit"), ("7", "needs a unit")])
+def test_since_out_of_range_or_without_unit(cli, tmp_path, sandbox, command, since, expected):
+    args = [str(tmp_path / "x.jsonl") if a == "OUT" else a for a in command]
+    result = cli(*args, "--cluster", C, "--since", since)
+    assert_usage(result, "--since", expected)
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+@pytest.mark.parametrize("region", ["bad region!", "x" * 100_000, ""])
+def test_bad_region_is_refused_before_any_call(run_with, sandbox, region):
+    before = len(sandbox.recent_requests())
+    result = run_with("query", "--cluster", C, "--region", region)
+    assert_usage(result, "is not a region id")
+    assert len(sandbox.recent_requests()) == before
+
+
+@pytest.mark.parametrize("name, value", [
+    ("ACKAUDIT_INCOMPLETE_RETRIES", "abc"), ("ACKAUDIT_RETRY_BASE", "abc"), ("ACKAUDIT_RETRY_BASE", "-1"),
+    ("ACKAUDIT_RETRY_BASE", "nan"), ("ACKAUDIT_POLL_INTERVAL", "soon"),
+    ("ACKAUDIT_SLS_ENDPOINT", "http://[::1"), ("ACKAUDIT_CS_ENDPOINT", "http://[::1"),
+    ("ACKAUDIT_CS_ENDPOINT", "http://127.0.0.1:99999"), ("ACKAUDIT_SLS_ENDPOINT", "ftp://127.0.0.1"),
+    ("ACKAUDIT_CS_ENDPOINT", "http://bad host!"), ("ACKAUDIT_SLS_ENDPOINT", "x" * 100_000),
+])
+def test_bad_settings_name_the_variable(run_with, sandbox, name, value):
+    before = len(sandbox.recent_requests())
+    assert_usage(run_with("enable", "--cluster", ELIGIBLE_CLUSTER_ID, **{name: value}), name)
+    assert_usage(run_with("query", "--cluster", C, **{name: value}), name)
+    assert len(sandbox.recent_requests()) == before   # stopped before any call
+
+
+@pytest.mark.parametrize("where, position", [(")", 0), ("and", 0), ("process.name: rm or", 19)])
+def test_where_syntax_errors_point_into_the_users_text(cli, where, position):
+    assert_usage(cli("query", "--cluster", C, "--where", where), "--where", f"at position {position}:")
+
+
+def test_where_cannot_escape_the_other_filters(cli):
+    result = cli("query", "--cluster", C, "--pod", "payments/none-such", "--where", "x) or (*", "--limit", "0")
+    assert_usage(result, "--where")
+
+
+@pytest.mark.parametrize("option", ["--trace", "--pod", "--user", "--namespace", "--process", "--container",
+                                    "--node", "--image", "--where"])
+def test_empty_filter_values_are_refused(cli, option):
+    assert_usage(cli("query", "--cluster", C, option, ""), f"{option} is empty")
+
+
+def test_a_pod_without_its_name_says_what_is_expected(cli):
+    assert_usage(cli("query", "--cluster", C, "--pod", "payments/"), "namespace/name")
+
+
+def test_a_wrong_secret_is_one_line_pointing_at_the_secret(run_with):
+    result = run_with("status", "--cluster", C, ALIBABA_CLOUD_ACCESS_KEY_SECRET="wrong-secret")
+    assert result.exit_code == 4
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("hint: ")
+    assert "string to sign" not in result.stderr and "AccessKey secret" in lines[1]
+
+
+def test_a_wrong_secret_on_sls_is_one_line_too(sandbox):
+    from ackaudit.cloud.credentials import CredentialSource, StaticCredentials, StaticProvider
+    from ackaudit.cloud.endpoints import parse_endpoint
+    from ackaudit.cloud.sls import SlsClient
+    from ackaudit.errors import ApiError
+    from ackaudit.sandbox.state import DEFAULT_REGION, SANDBOX_ACCESS_KEY_ID
+
+    creds = StaticProvider(StaticCredentials(SANDBOX_ACCESS_KEY_ID, "wrong-secret"))
+    client = SlsClient(DEFAULT_REGION, parse_endpoint(sandbox.url, name="x"), CredentialSource("t", lambda: creds))
+    with pytest.raises(ApiError) as caught:
+        client.get_project(f"k8s-log-{C}")
+    assert caught.value.exit_code == 4 and "\n" not in caught.value.message
+    assert "AccessKey secret" in caught.value.hint
+
+
+def test_cluster_not_found_has_one_wording(cli):
+    lines = {cli(command, "--cluster", "cnosuch").stderr.splitlines()[0].split(" (request id")[0]
+             for command in ("status", "query", "retention", "doctor", "report")}
+    assert lines == {"error: cluster cnosuch not found in region cn-hangzhou"}
+
+
+def test_a_huge_cluster_id_is_not_echoed_in_full(cli):
+    result = cli("status", "--cluster", "x" * 100_000 + "!")
+    assert result.exit_code == 2 and len(result.stderr) < 600
