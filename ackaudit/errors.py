@@ -100,3 +100,13 @@ class ConnectError(AckAuditError):
         super().__init__(f"cannot reach {service} at {endpoint}: {reason}",
                          hint="check the network, the region, and ACKAUDIT_CS_ENDPOINT / ACKAUDIT_SLS_ENDPOINT")
         self.service, self.endpoint, self.reason = service, endpoint, reason
+
+
+class OutputError(AckAuditError):
+    """The output cannot be written: a directory, no permission, a full disk, a closed device."""
+
+    exit_code = ExitCode.FAILED
+
+
+class StdoutClosed(Exception):
+    """Whoever read stdout has gone (`ackaudit query | head -1`): stop quietly."""
