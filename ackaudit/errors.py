@@ -110,3 +110,9 @@ class OutputError(AckAuditError):
 
 class StdoutClosed(Exception):
     """Whoever read stdout has gone (`ackaudit query | head -1`): stop quietly."""
+
+
+class Interrupted(AckAuditError):
+    """Ctrl-C, with what it means for work already handed to the cloud."""
+
+    exit_code = ExitCode.INTERRUPTED

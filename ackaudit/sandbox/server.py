@@ -126,6 +126,38 @@ def _route_module(name: str):
     return importlib.import_module(full)
 
 
+class _Httpd(ThreadingHTTPServer):
+    """Counts the requests in flight, so that stopping can wait for them before the world closes
+    (a request still running against a closed world would fail with a traceback), and is quiet
+    about requests that fail because the client went away while it stops (Ctrl-C)."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.stopping = False
+        self._idle = threading.Condition()
+        self._active = 0
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._idle:
+            self._active += 1
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0, timeout=timeout)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not self.stopping:
+            super().handle_error(request, client_address)
+
+
 class SandboxServer:
     def __init__(self, state: SandboxState, host: str = "127.0.0.1", port: int = 0) -> None:
         if not ipaddress.ip_address(host).is_loopback:
@@ -135,8 +167,7 @@ class SandboxServer:
         self.journal: collections.deque[dict[str, Any]] = collections.deque(maxlen=JOURNAL_SIZE)
         self._journal_lock = threading.Lock()
         handler = type("BoundHandler", (_Handler,), {"sandbox": self})
-        self._httpd = ThreadingHTTPServer((host, port), handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Httpd((host, port), handler)
         self._thread: threading.Thread | None = None
         state.server_url = self.url
 
@@ -169,8 +200,10 @@ class SandboxServer:
             self._httpd.server_close()
 
     def stop(self) -> None:
+        self._httpd.stopping = True
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.wait_idle(timeout=5)
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
