@@ -194,3 +194,9 @@ def test_the_query_table_fits_and_cuts_no_time_id_or_user(cli, monkeypatch, widt
         assert "POD" in header and "CWD" in header
     if width < 200:
         assert "left out to fit" in run.stderr
+
+
+def test_retention_changes_say_what_hot_storage_is(cli):
+    run = cli("retention", "--cluster", C, "--days", "200", "--yes")
+    assert run.exit_code == 0, run.stderr
+    assert "- -> -" not in run.stderr and "hot storage" in run.stderr
