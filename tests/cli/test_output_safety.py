@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from conftest import AUDITED_CLUSTER_ID
+from conftest import AUDITED_CLUSTER_ID, ELIGIBLE_CLUSTER_ID
 
 from ackaudit.sandbox.events import SessionRecorder
 from ackaudit.sandbox.world import PAYMENTS_DEV
@@ -153,8 +153,6 @@ def test_a_full_stdout_is_one_error(sandbox, args):
 
 
 def test_ctrl_c_during_enable_says_the_install_goes_on(sandbox):
-    from conftest import ELIGIBLE_CLUSTER_ID
-
     sandbox.state.settings["task_delay"] = 60
     proc = served(sandbox, "enable", "--cluster", ELIGIBLE_CLUSTER_ID, stdout=subprocess.PIPE)
     try:
