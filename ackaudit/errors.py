@@ -192,3 +192,19 @@ class Gap:
     def of(cls, what: str, exc: AckAuditError) -> Gap:
         code = ExitCode.AUTH if exc.exit_code == ExitCode.AUTH else ExitCode.FAILED
         return cls(f"{what}: {exc.message}", code)
+
+
+class OutputError(AckAuditError):
+    """The output cannot be written: a directory, no permission, a full disk, a closed device."""
+
+    exit_code = ExitCode.FAILED
+
+
+class StdoutClosed(Exception):
+    """Whoever read stdout has gone (`ackaudit query | head -1`): stop quietly."""
+
+
+class Interrupted(AckAuditError):
+    """Ctrl-C, with what it means for work already handed to the cloud."""
+
+    exit_code = ExitCode.INTERRUPTED

@@ -20,6 +20,7 @@ from ackaudit.services.archive import (
     load_rows,
     window_for,
 )
+from ackaudit.services.files import output_target
 from ackaudit.services.investigate import to_event
 
 START = 1_795_000_000
@@ -39,8 +40,9 @@ def rows():
 
 
 def write(rows, path, fmt, **kwargs):
-    options = {"redact": True, "force": False, "catalogue": builtin_catalogue(), "csv_order": ["time", "kind"]}
-    return export_events(iter(rows), str(path), fmt, START, END, **{**options, **kwargs})
+    force = kwargs.pop("force", False)
+    options = {"redact": True, "catalogue": builtin_catalogue(), "csv_order": ["time", "kind"]}
+    return export_events(iter(rows), output_target(str(path), force=force), fmt, START, END, **{**options, **kwargs})
 
 
 def search(source, query, reverse=False):
@@ -118,8 +120,8 @@ def test_a_failing_read_leaves_no_file(rows, out_dir):
 
     for fmt in ("jsonl", "csv", "parquet"):
         with pytest.raises(ConnectionError):
-            export_events(broken(), str(out_dir / f"x.{fmt}"), fmt, START, END, redact=True, force=False,
-                          catalogue={}, csv_order=[])
+            export_events(broken(), output_target(str(out_dir / f"x.{fmt}"), force=False), fmt, START, END,
+                          redact=True, catalogue={}, csv_order=[])
     assert os.listdir(out_dir) == []
 
 
@@ -159,7 +161,7 @@ def test_rows_are_streamed_not_held(out_dir, fmt):
 def test_format_of():
     assert format_of("a/b.JSONL", None) == "jsonl" and format_of("x.ndjson", None) == "jsonl"
     assert format_of("x.parquet", None) == "parquet" and format_of("x.txt", "csv") == "csv"
-    for path, given in (("x.txt", None), ("x.csv", "xml")):
+    for path, given in (("x.txt", None), ("x.csv", "xml"), ("x.jsonl", "csv"), ("x.json", "jsonl")):
         with pytest.raises(UsageError):
             format_of(path, given)
 

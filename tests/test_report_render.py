@@ -11,7 +11,6 @@ from ackaudit.services.report_render import (
     EMPTY,
     md_code,
     md_text,
-    save,
     to_html,
     to_markdown,
     unicode_bar,
@@ -85,7 +84,7 @@ def test_markdown_escaping_helpers():
     assert md_text("a|b *c* <d>") == r"a\|b \*c\* \<d\>"
     assert md_code("ls | grep x") == r"`ls \| grep x`"
     assert md_code("echo `id`") == "`` echo `id` ``"
-    assert md_code("two\nlines") == "`two lines`"
+    assert md_code("two\nlines") == r"`two\nlines`"        # the newline shown, not obeyed
     assert md_code("") == ""
 
 
@@ -134,20 +133,3 @@ def test_region_zones():
     assert region_zone(None, at).utc_offset == "+00:00"
     with pytest.raises(UsageError):
         zone_named("Nowhere/Atlantis", at)
-
-
-def test_save_never_replaces_a_file_without_force(tmp_path):
-    (tmp_path / "out").mkdir()
-    target = tmp_path / "out" / "r.md"
-    save(str(target), "first\n", force=False)
-    assert target.read_text(encoding="utf-8") == "first\n"
-    with pytest.raises(UsageError, match="already exists"):
-        save(str(target), "second\n", force=False)
-    assert target.read_text(encoding="utf-8") == "first\n"
-    save(str(target), "third\n", force=True)
-    assert target.read_text(encoding="utf-8") == "third\n"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["r.md"]
-    with pytest.raises(UsageError, match="directory"):
-        save(str(tmp_path), "x", force=True)
-    with pytest.raises(UsageError, match="cannot write"):
-        save(str(tmp_path / "missing" / "r.md"), "x", force=False)

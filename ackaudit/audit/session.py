@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ackaudit.audit.escape import longest_backtick_run, md_code, md_text, visible
 from ackaudit.audit.fields import KIND_COMMAND, KIND_KUBERNETES, OPERATION_POD_EXEC
 from ackaudit.audit.redact import redact_text
 from ackaudit.audit.risky import RiskyProgram, exec_argv, program_name, risk_of
@@ -358,20 +359,20 @@ def to_markdown(view: SessionView, *, redact: bool = True) -> str:
     parts += ["", "## Risky commands", ""]
     if view.risky:
         parts += ["| Time | Program | Category | Command line | Why |", "|---|---|---|---|---|"]
-        parts += [f"| {c.time} | {_text(c.name)} | {_text(c.risk.category)} | {_code(show(c.cmdline))} | "
+        parts += [f"| {_text(c.time)} | {_text(c.name)} | {_text(c.risk.category)} | {_code(show(c.cmdline))} | "
                   f"{_text(c.risk.reason)} |" for c in view.risky if c.risk is not None]
     else:
         parts.append("None.")
     parts += ["", "## Timeline", ""]
     if view.commands:
         parts += ["| Time | PID | Parent | UID | Directory | Command line | Risk |", "|---|---|---|---|---|---|---|"]
-        parts += [f"| {c.time} | {_number(c.pid)} | {_number(c.parent_pid)} | {_text(c.uid or '')} | "
+        parts += [f"| {_text(c.time)} | {_number(c.pid)} | {_number(c.parent_pid)} | {_text(c.uid or '')} | "
                   f"{_code(c.cwd)} | {_code(show(c.cmdline))} | {_text(c.risk.category if c.risk else '')} |"
                   for c in view.commands]
     else:
         parts.append("No commands were recorded after the exec.")
     if view.tree:
-        tree_text = "\n".join(f"{prefix}{show(node.cmdline or node.name)}"
+        tree_text = "\n".join(f"{prefix}{visible(show(node.cmdline or node.name))}"
                               + (f"   <- {node.risk.category}" if node.risk else "")
                               for prefix, node in tree_lines(view.tree))
         fence = "`" * max(3, _longest_backtick_run(tree_text) + 1)
@@ -387,8 +388,8 @@ def _summary(view: SessionView, show: Callable[[str], str]) -> list[str]:
     rows = [
         ("User", _text(who)), ("Groups", _text(", ".join(view.groups))), ("Cluster", _text(view.cluster_id)),
         ("Pod", _text(where)), ("Container", _text(view.container)), ("Node", _text(node)),
-        ("Exec command", _code(show(view.exec_command))), ("Started", view.started or ""),
-        ("Ended", view.ended or ""),
+        ("Exec command", _code(show(view.exec_command))), ("Started", _text(view.started or "")),
+        ("Ended", _text(view.ended or "")),
         ("Duration", _duration(view.duration_seconds) if view.duration_seconds is not None else ""),
         ("Commands", f"{view.counts['commands']} ({view.counts['programs']} distinct programs)"),
         ("Risky commands", str(view.counts["risky"])),
@@ -405,27 +406,12 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m {secs}s" if minutes else f"{secs}s"
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
-
-
-def _text(value: str) -> str:
-    """Plain text for a table cell: markdown characters escaped, one line."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(value.splitlines()))
-
-
-def _code(value: str) -> str:
-    """A code span for a table cell: a fence longer than any backtick run inside, pipes escaped."""
-    one_line = " ".join(value.splitlines())
-    if not one_line:
-        return ""
-    fence = "`" * (_longest_backtick_run(one_line) + 1)
-    padded = f" {one_line} " if one_line.startswith("`") or one_line.endswith("`") else one_line
-    return f"{fence}{padded.replace('|', chr(92) + '|')}{fence}"
+_text = md_text
+_code = md_code
 
 
 def _number(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
-def _longest_backtick_run(text: str) -> int:
-    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+_longest_backtick_run = longest_backtick_run

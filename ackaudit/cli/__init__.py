@@ -106,4 +106,10 @@ _register()
 
 def main(argv: list[str] | None = None) -> None:
     _globals.reset()
-    app(args=argv, prog_name="ackaudit")
+    try:
+        app(args=argv, prog_name="ackaudit")
+    except KeyboardInterrupt:            # while the command line is parsed, outside any command
+        import sys
+
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)

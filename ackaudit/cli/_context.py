@@ -1,6 +1,7 @@
 """Per-invocation context: the cloud session, the `-v` trace, and the guard around each command."""
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ import typer
 from ackaudit.cli import _output
 from ackaudit.cli._errors import classify, debug_enabled
 from ackaudit.cli._globals import settings
+from ackaudit.errors import StdoutClosed
 
 _cloud: Any = None
 
@@ -61,9 +63,16 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             _prepare()
-            return fn(*args, **kwargs)
+            with _output.guarded_stdout():
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    sys.stdout.flush()          # a full disk or a closed pipe shows here, not at exit
         except typer.Exit:
             raise
+        except StdoutClosed:
+            _output.discard_stdout()
+            raise typer.Exit(_output.STDOUT_CLOSED_EXIT) from None
         except KeyboardInterrupt as exc:
             failure = classify(exc)
             _output.error(failure.message)

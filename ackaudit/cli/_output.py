@@ -12,7 +12,73 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ackaudit.audit.escape import csv_cell, json_text, visible
 from ackaudit.cli._globals import OutputFormat, settings
+from ackaudit.errors import OutputError, StdoutClosed
+
+# A closed stdout (`ackaudit query | head -1`) ends the command quietly with the status a process
+# killed by SIGPIPE reports in the shell (128 + 13), as git and other Unix tools do.
+STDOUT_CLOSED_EXIT = 141
+
+
+class _GuardedStream:
+    """sys.stdout, with write failures turned into one clear error: a closed pipe into StdoutClosed,
+    anything else (a full disk, a device error) into OutputError. What remains unwritten is then
+    discarded, so Python's own flush at exit cannot print a traceback."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        try:
+            return self._inner.write(text)
+        except OSError as exc:
+            raise _write_failed(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._inner.flush()
+        except OSError as exc:
+            raise _write_failed(exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _write_failed(exc: OSError) -> Exception:
+    discard_stdout()
+    if isinstance(exc, BrokenPipeError):
+        return StdoutClosed()
+    return OutputError(f"cannot write to stdout: {exc.strerror or exc}")
+
+
+def discard_stdout() -> None:
+    """Point stdout at /dev/null: the reader is gone or the device is full."""
+    try:
+        fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else None
+    except (OSError, ValueError):
+        fd = None
+    if fd is None:
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+@contextmanager
+def guarded_stdout() -> Iterator[None]:
+    inner = sys.stdout
+    if isinstance(inner, _GuardedStream):
+        yield
+        return
+    sys.stdout = _GuardedStream(inner)
+    try:
+        yield
+    finally:
+        if sys.stdout.__class__ is _GuardedStream:
+            sys.stdout = inner
 
 
 @dataclass(frozen=True)
@@ -23,6 +89,11 @@ class Column:
     max_width: int | None = None
     no_wrap: bool = False
     min_width: int | None = None
+    # For tables fitted to a width (`fitted_table`): `keep` ranks the columns (1 is kept longest, 0
+    # is never left out); the `elide` column is shortened with "…" instead (it must not be cut
+    # mid-value otherwise: ids, times and users are shown whole or not at all).
+    keep: int = 0
+    elide: bool = False
 
 
 def _color_enabled(stream: Any) -> bool:
@@ -69,12 +140,12 @@ def emit(data: Any, *, human: Callable[[Any], None] | None = None,
     """
     fmt = settings().fmt
     if fmt is OutputFormat.json:
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.write(json_dumps(data, indent=2) + "\n")
         return
     records = list(rows) if rows is not None else (data if isinstance(data, list) else [data])
     if fmt is OutputFormat.jsonl:
         for record in records:
-            sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            sys.stdout.write(json_dumps(record) + "\n")
         return
     if fmt is OutputFormat.csv:
         write_csv(records, [c.key for c in columns] if columns else None)
@@ -83,6 +154,12 @@ def emit(data: Any, *, human: Callable[[Any], None] | None = None,
         human(stdout_console())
     else:
         table(records, columns or [Column(k, k) for k in _keys(records)])
+
+
+def json_dumps(value: Any, *, indent: int | None = None) -> str:
+    """JSON as ackaudit prints it: faithful to the data, with control, bidi and invisible characters
+    as \\u escapes so that it is safe in a terminal too."""
+    return json_text(json.dumps(value, indent=indent, ensure_ascii=False, default=str))
 
 
 def _keys(records: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -102,16 +179,32 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def text_cell(value: Any) -> str:
+    """A value as a person reads it: control and bidi characters shown as escapes."""
+    return visible(_cell(value))
+
+
 def write_csv(records: Sequence[Mapping[str, Any]], keys: Sequence[str] | None = None,
               stream: Any = None) -> None:
-    stream = stream or sys.stdout
-    keys = list(keys) if keys else _keys(records)
+    write = csv_writer(keys or _keys(records), stream)
+    for record in records:
+        write(record)
+
+
+def csv_writer(keys: Sequence[str], stream: Any = None) -> Callable[[Mapping[str, Any]], None]:
+    """Write the header now; the returned function writes one record. Cells are neutralised against
+    spreadsheet formulas (see ackaudit.audit.escape.csv_cell)."""
     import csv
 
-    writer = csv.writer(stream, lineterminator="\n")
+    out = stream or sys.stdout
+    writer = csv.writer(out, lineterminator="\n")
+    keys = list(keys)
     writer.writerow(keys)
-    for record in records:
-        writer.writerow([_cell(record.get(k)) for k in keys])
+
+    def write(record: Mapping[str, Any]) -> None:
+        writer.writerow([csv_cell(_cell(record.get(k))) for k in keys])
+
+    return write
 
 
 def table(records: Sequence[Mapping[str, Any]], columns: Sequence[Column], *, title: str | None = None,
@@ -121,6 +214,7 @@ def table(records: Sequence[Mapping[str, Any]], columns: Sequence[Column], *, ti
         return
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     # On a terminal, columns wrap to fit it; in a pipe, one record stays on one line (for grep).
@@ -129,8 +223,85 @@ def table(records: Sequence[Mapping[str, Any]], columns: Sequence[Column], *, ti
         t.add_column(c.header, style=c.style, max_width=c.max_width if tty else None,
                      min_width=c.min_width if tty else None, no_wrap=c.no_wrap or not tty, overflow="fold")
     for record in records:
-        t.add_row(*[_cell(record.get(c.key)) for c in columns])
+        t.add_row(*[Text(text_cell(record.get(c.key))) for c in columns])   # Text: never read as markup
     stdout_console().print(t)
+
+
+_GAP = 2                  # between two columns
+ELIDED_MIN = 20           # the elided column is not squeezed below this while a column can go instead
+
+
+def output_width() -> int | None:
+    """The width tables must fit: the terminal's, or COLUMNS in a pipe; None: a pipe, no limit."""
+    width = terminal_width()
+    if width is not None:
+        return width
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else None
+
+
+def fit_columns(columns: Sequence[Column], cells: Sequence[Mapping[str, str]],
+                width: int | None) -> tuple[list[Column], dict[str, int], list[Column]]:
+    """Which columns fit in `width`, and how wide each is: (shown, widths, left out). Columns are
+    left out whole, the lowest-ranked first, until the elided column has ELIDED_MIN cells; the
+    others keep their full width."""
+    from rich.cells import cell_len
+
+    natural = {c.key: max([cell_len(c.header), *(cell_len(row.get(c.key, "")) for row in cells)])
+               for c in columns}
+    elided = [c for c in columns if c.elide]
+    shown = list(columns)
+    if width is None:
+        return shown, natural, []
+
+    def used(cols: Sequence[Column]) -> int:
+        return sum(natural[c.key] for c in cols if not c.elide) + _GAP * (len(cols) - 1)
+
+    optional = sorted((c for c in columns if c.keep), key=lambda c: c.keep, reverse=True)
+    room = min((natural[c.key] for c in elided), default=0)
+    for column in optional:
+        if used(shown) + min(ELIDED_MIN, room) <= width:
+            break
+        shown.remove(column)
+    widths = dict(natural)
+    for c in elided:
+        widths[c.key] = max(min(natural[c.key], width - used(shown)), min(natural[c.key], 10))
+    return shown, widths, [c for c in columns if c not in shown]
+
+
+def fitted_table(records: Sequence[Mapping[str, Any]], columns: Sequence[Column], *,
+                 empty: str = "nothing to show", width: int | None = None) -> list[Column]:
+    """A table that fits `width` (see fit_columns): no cell is folded or cut mid-value; only the
+    elided column is shortened, with "…". Returns the columns left out."""
+    if not records:
+        info(empty)
+        return []
+    from rich.cells import cell_len, set_cell_size
+    from rich.text import Text
+
+    cells = [{c.key: text_cell(record.get(c.key)) for c in columns} for record in records]
+    shown, widths, left_out = fit_columns(columns, cells, width)
+
+    def fitted(text: str, c: Column) -> str:
+        if cell_len(text) > widths[c.key]:             # only the elided column can be too long
+            return set_cell_size(text, widths[c.key] - 1) + "…"
+        return set_cell_size(text, widths[c.key])
+
+    def line(values: Sequence[str], styles: Sequence[str | None]) -> Text:
+        out = Text(no_wrap=True, overflow="ignore")
+        for i, (value, style) in enumerate(zip(values, styles, strict=True)):
+            out.append((" " * _GAP if i else "") + "", None)
+            out.append(value, style)
+        out.rstrip()
+        return out
+
+    console = stdout_console()
+    total = sum(widths[c.key] for c in shown) + _GAP * (len(shown) - 1)
+    console.print(line([fitted(c.header, c) for c in shown], ["bold"] * len(shown)), crop=False)
+    console.print("─" * total, style="dim", crop=False)
+    for row in cells:
+        console.print(line([fitted(row[c.key], c) for c in shown], [c.style for c in shown]), crop=False)
+    return left_out
 
 
 def kv_block(pairs: Sequence[tuple[str, Any]], *, title: str | None = None) -> None:
@@ -143,15 +314,19 @@ def kv_block(pairs: Sequence[tuple[str, Any]], *, title: str | None = None) -> N
         console.print(f"  {_escape(key).ljust(width)}  {_escape(_cell(value))}")
 
 
-def _escape(text: str) -> str:
+def _escape(text: Any) -> str:
+    """Text for rich's markup: control and bidi characters shown as escapes, markup escaped."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(visible(text))
+
+
+markup = _escape
 
 
 # -- messages (stderr) ------------------------------------------------------------------------
 def info(message: str) -> None:
-    print(message, file=sys.stderr)
+    print("\n".join(visible(line) for line in message.split("\n")), file=sys.stderr)
 
 
 _warned: set[str] = set()
@@ -199,7 +374,7 @@ def _styled(prefix: str, style: str, message: str) -> None:
     if _color_enabled(sys.stderr):
         stderr_console().print(f"[{style}]{_escape(prefix)}[/{style}]{_escape(message)}", soft_wrap=True)
     else:
-        print(prefix + message, file=sys.stderr)
+        print(prefix + visible(message), file=sys.stderr)
 
 
 def trace_call(record: Any) -> None:

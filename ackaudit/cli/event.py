@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
             _output.warn(f"{risk.name} is a risky program: {risk.reason}")
         for key, value in decoded.items():
             if isinstance(value, (dict, list)):
-                print(f"\n{key}:\n" + json.dumps(value, indent=2, ensure_ascii=False))
+                print(f"\n{_output.text_cell(key)}:\n" + _output.json_dumps(value, indent=2))
         _output.info(f"\nthe whole session: {session_cmd}")
 
 

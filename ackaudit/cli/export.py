@@ -1,13 +1,13 @@
 """`ackaudit export`."""
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ackaudit.cli import _events, _output
 from ackaudit.cli._context import cloud
-from ackaudit.cli._globals import command
+from ackaudit.cli._globals import OutputFormat, command, settings
 from ackaudit.cli._options import ClusterOpt, FromOpt, SinceOpt, ToOpt
 from ackaudit.cli.query import NoRedactOpt
 
@@ -20,8 +20,8 @@ def register(app: typer.Typer) -> None:
                                       "ackaudit query --source nov.parquet --process curl"])
     def export(
         cluster: ClusterOpt,
-        out: Annotated[str, typer.Option("--out", help="File to write: .jsonl, .csv or .parquet.",
-                                         show_default=False)],
+        out: Annotated[str, typer.Option("--out", help="File to write: .jsonl, .csv or .parquet; - for stdout "
+                                         "(with --format).", show_default=False)],
         since: SinceOpt = None,
         from_: FromOpt = None,
         to: ToOpt = None,
@@ -35,15 +35,15 @@ def register(app: typer.Typer) -> None:
         Exports the last 30 days unless --since or --from/--to say otherwise. Secrets in command lines
         are masked unless --no-redact is given.
         """
-        from pathlib import Path
-
         from ackaudit.audit.risky import builtin_catalogue
         from ackaudit.audit.timeparse import iso, window
-        from ackaudit.services.archive import check_target, export_events, format_of, read_window
+        from ackaudit.services.archive import export_events, format_of, read_window
         from ackaudit.services.cluster import ClusterContext
+        from ackaudit.services.files import output_target
 
         fmt = format_of(out, format_)
-        check_target(Path(out), force)
+        target = output_target(out, force=force)
+        _check_stdout(target, fmt)
         now = time.time()
         from_time, to_time = window(since=since, from_=from_, to=to, default="30d", now=now)
         ctx = ClusterContext(cloud(), cluster)
@@ -53,16 +53,36 @@ def register(app: typer.Typer) -> None:
         if no_redact:
             _output.warn(f"--no-redact: {out} will contain the secrets found in command lines")
         with _output.progress(f"exporting {project}/{ctx.logstore} from {iso(from_time)} to {iso(to_time)}") as update:
-            last = [0.0]
-
-            def report(written: int, reached: int | None) -> None:
-                if reached is not None and time.monotonic() - last[0] < _PROGRESS_EVERY:
-                    return
-                last[0] = time.monotonic()
-                update(f"{written:,} events written" + (f", at {iso(reached)}" if reached is not None else ""))
-
             rows = read_window(ctx.cloud.sls, project, ctx.logstore, from_time, to_time, now=now)
-            result = export_events(rows, out, fmt, from_time, to_time, redact=not no_redact, force=force,
-                                   catalogue=builtin_catalogue(), csv_order=_events.CSV_FIELDS, progress=report)
+            result = export_events(rows, target, fmt, from_time, to_time, redact=not no_redact,
+                                   catalogue=builtin_catalogue(), csv_order=_events.CSV_FIELDS,
+                                   progress=_every_second(update))
         _output.emit(result.to_json(), human=lambda _: _output.success(
-            f"{result.events:,} events written to {result.out} ({result.bytes:,} bytes, {fmt})"))
+            f"{result.events:,} events written to {'stdout' if target.to_stdout else result.out} "
+            f"({result.bytes:,} bytes, {fmt})"))
+
+
+def _every_second(update: Any) -> Any:
+    """A progress line at most every _PROGRESS_EVERY seconds; the summary line says the final count."""
+    from ackaudit.audit.timeparse import iso
+
+    last = [0.0]
+
+    def report(written: int, reached: int | None) -> None:
+        if time.monotonic() - last[0] >= _PROGRESS_EVERY:
+            last[0] = time.monotonic()
+            update(f"{written:,} events written" + (f", at {iso(reached)}" if reached is not None else ""))
+
+    return report
+
+
+def _check_stdout(target: Any, fmt: str) -> None:
+    """Events on stdout leave no room for the summary, and parquet is not for a terminal."""
+    from ackaudit.errors import UsageError
+
+    if target.to_stdout and settings().fmt is not OutputFormat.table:
+        raise UsageError(f"--out {target.name} writes the events to stdout; -o {settings().fmt.value} would mix "
+                         "the summary into them", hint="leave out -o (the summary then goes to stderr)")
+    if fmt == "parquet" and target.is_terminal:
+        raise UsageError(f"parquet is binary: not for a terminal ({target.name})",
+                         hint="redirect it to a file, or --out FILE.parquet")

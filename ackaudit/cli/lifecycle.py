@@ -1,5 +1,7 @@
 """`ackaudit enable` and `ackaudit disable`."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -38,7 +40,7 @@ def register(app: typer.Typer) -> None:
         from ackaudit.services.lifecycle import enable as run_enable
 
         ctx = ClusterContext(cloud(), cluster, kubeconfig=kubeconfig, context=context)
-        with _output.progress(f"enabling audit on {cluster}") as update:
+        with _output.progress(f"enabling audit on {cluster}") as update, _goes_on(cluster, "installation", dry_run):
             result = run_enable(ctx, retention_days=retention, force=force, dry_run=dry_run, wait=not no_wait,
                                 timeout=timeout, on_progress=update)
         _output.emit(result.to_json(), human=lambda _: _render_enable(result))
@@ -92,10 +94,24 @@ def register(app: typer.Typer) -> None:
         if alerts is not None and alerts.to_delete and not dry_run:
             names = ", ".join(state.id for state in alerts.to_delete)
             _output.confirm(f"Remove the alerting objects ackaudit created ({names})?", yes=yes)
-        with _output.progress(f"disabling audit on {cluster}") as update:
+        with _output.progress(f"disabling audit on {cluster}") as update, _goes_on(cluster, "uninstall", dry_run):
             result = run_disable(ctx, purge=purge_logstore, alerts=alerts, dry_run=dry_run,
                                  wait=not no_wait, timeout=timeout, on_progress=update)
         _output.emit(result.to_json(), human=lambda _: _render_disable(result))
+
+
+@contextmanager
+def _goes_on(cluster: str, what: str, dry_run: bool) -> Iterator[None]:
+    """Ctrl-C stops ackaudit waiting, not the task ACK is running: say so, and how to watch it."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if dry_run:
+            raise
+        from ackaudit.errors import Interrupted
+
+        raise Interrupted(f"interrupted: ackaudit stopped waiting, but an {what} already requested goes on in ACK",
+                          hint=f"watch it with `ackaudit status --cluster {cluster}`") from None
 
 
 def _span(oldest: int | None, newest: int | None) -> str:

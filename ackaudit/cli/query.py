@@ -119,9 +119,17 @@ def _emit_events(events: list[dict[str, Any]]) -> None:
     if settings().fmt is OutputFormat.csv:
         _output.write_csv([_events.csv_row(e) for e in events], _events.CSV_FIELDS)
         return
-    columns = _events.table_columns(_output.terminal_width())
-    _output.emit(events, human=lambda _: _output.table([_events.table_row(e) for e in events], columns,
-                                                        empty="no events match"))
+    _output.emit(events, human=lambda _: _show_table(events))
+
+
+def _show_table(events: list[dict[str, Any]]) -> None:
+    width = _output.output_width()
+    left_out = _output.fitted_table(_events.table_rows(events), _events.TABLE, empty="no events match", width=width)
+    if left_out:
+        names = ", ".join(c.header for c in left_out)
+        _output.info(f"{names} left out to fit {width} columns; a wider terminal, or -o json / -o csv, shows them")
+    if any(e.get("risk") for e in events):
+        _output.info(_events.MARK_LEGEND)
 
 
 def _report_completeness(result: Any, limit: int, allow_partial: bool) -> None:
@@ -137,16 +145,22 @@ def _report_completeness(result: Any, limit: int, allow_partial: bool) -> None:
 
 def _follow(src: Any, search: str, initial: list[dict[str, Any]], catalogue: Any, redact: bool,
             since: int) -> None:
-    import json
     import sys
 
     from ackaudit.services.investigate import follow
 
-    as_json = settings().fmt in (OutputFormat.json, OutputFormat.jsonl)
+    fmt = settings().fmt
+    if fmt is OutputFormat.csv:          # one header, then a row per event as it arrives
+        write_row = _output.csv_writer(_events.CSV_FIELDS)
 
     def show(event: dict[str, Any]) -> None:
-        line = json.dumps(event, ensure_ascii=False, default=str) if as_json else _events.stream_line(event)
-        print(line, flush=True)
+        if fmt is OutputFormat.csv:
+            write_row(_events.csv_row(event))
+        elif fmt in (OutputFormat.json, OutputFormat.jsonl):
+            print(_output.json_dumps(event))
+        else:
+            print(_events.stream_line(event))
+        sys.stdout.flush()
 
     seen = {e["eventId"] for e in initial if e.get("eventId")}
     for event in initial:
@@ -154,4 +168,3 @@ def _follow(src: Any, search: str, initial: list[dict[str, Any]], catalogue: Any
     _output.info("following new events; Ctrl-C stops")
     for event in follow(src, search, since, seen=seen):
         show(decorate([event], catalogue, redact)[0])
-        sys.stdout.flush()

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         format_: Annotated[str | None, typer.Option("--format", help="markdown or html: a file to share "
                                                     "(to --out, or stdout).", show_default=False)] = None,
         out: Annotated[str | None, typer.Option("--out", help="Write the report to this file (.md or .html "
-                                                "picks the format).", show_default=False)] = None,
+                                                "picks the format); - for stdout.", show_default=False)] = None,
         force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
         timezone: Annotated[str | None, typer.Option("--timezone", help="Show times and judge night hours in "
                                                      "this zone (default: the cluster region's; UTC for "
@@ -51,12 +51,12 @@ def register(app: typer.Typer) -> None:
         """
         from ackaudit.audit.risky import builtin_catalogue, load_catalogue
         from ackaudit.services.archive import window_for
+        from ackaudit.services.files import output_target, write_text
         from ackaudit.services.report import build_report, region_zone, zone_named
-        from ackaudit.services.report_render import check_target, save, to_html, to_markdown
+        from ackaudit.services.report_render import to_html, to_markdown
 
         file_format = _file_format(format_, out)
-        if out:
-            check_target(out, force)
+        target = output_target(out, force=force, example="audit-report.html") if out else None
         now = time.time()
         src, ctx = event_source(cluster, source)
         from_time, to_time = window_for(src, since=since, from_=from_, to=to, default="7d", now=now)
@@ -76,11 +76,11 @@ def register(app: typer.Typer) -> None:
             _output.warn(warning)
         if file_format:
             text = to_markdown(result) if file_format == "markdown" else to_html(result)
-            if out:
-                save(out, text, force=force)
-                _output.success(f"wrote the {file_format} report to {out}")
-            else:
+            if target is None or target.to_stdout:
                 print(text, end="")
+            else:
+                write_text(target, text)
+                _output.success(f"wrote the {file_format} report to {out}")
             _finish(result, allow_partial)
             return
         if result.empty and settings().fmt is OutputFormat.table and result.complete:
@@ -102,13 +102,23 @@ def _finish(result: Any, allow_partial: bool) -> None:
 
 
 def _file_format(format_: str | None, out: str | None) -> str | None:
+    """markdown, html, or None (the terminal, or -o). Options that contradict each other are refused."""
     if format_ is not None and format_ not in FORMATS:
         raise UsageError(f"--format {shown(format_)}: choose markdown or html")
+    fmt = settings().fmt
+    if fmt is not OutputFormat.table and (format_ or out):
+        given = f"--format {format_}" if format_ else f"--out {out}"
+        raise UsageError(f"{given} writes a report document; -o {fmt.value} prints the report's data instead",
+                         hint="choose one of them")
+    if format_ is not None and out is not None:
+        from ackaudit.services.files import check_suffix
+
+        check_suffix(out, format_, [s for s, f in _SUFFIXES.items() if f == format_])
     if format_ is None and out is not None:
-        inferred = _SUFFIXES.get(Path(out).suffix.lower())
-        if inferred is None:
+        named = _SUFFIXES.get(Path(out).suffix.lower())
+        if named is None:
             raise UsageError(f"which format for {out}? name it .md or .html, or pass --format markdown|html")
-        return inferred
+        return named
     return format_
 
 
@@ -121,8 +131,7 @@ def _render(report: Any, console: Any) -> None:
 
 
 def _render_overview(report: Any, console: Any, show: Any) -> None:
-    from rich.markup import escape
-
+    escape = _output.markup
     t = report.totals
     title = "Container operation audit" + (f": {report.cluster_id}" if report.cluster_id else "")
     console.print(f"[bold]{escape(title)}[/bold]")
@@ -144,8 +153,7 @@ def _render_overview(report: Any, console: Any, show: Any) -> None:
 
 
 def _render_sessions(report: Any, console: Any, show: Any) -> None:
-    from rich.markup import escape
-
+    escape = _output.markup
     _heading(console, "Sessions worth a look")
     sessions = report.sessions_to_review
     if not sessions:
@@ -196,8 +204,7 @@ def _render_tables(report: Any, console: Any, show: Any) -> None:
 
 
 def _heading(console: Any, text: str) -> None:
-    from rich.markup import escape
-
+    escape = _output.markup
     console.print(f"\n[bold]{escape(text)}[/bold]")
 
 

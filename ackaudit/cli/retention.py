@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
 
 def _days(ttl: int | None) -> str:
     if ttl is None:
-        return "-"
+        return "not set"
     return "permanent" if ttl >= 3650 else f"{ttl} days"
 
 
@@ -59,5 +59,7 @@ def _render_change(change) -> None:
     if not change.changed:
         _output.success(f"retention unchanged: {_days(change.after.ttl)}, hot storage {_days(change.after.hot_ttl)}")
         return
+    hot = (f"hot storage {_days(change.after.hot_ttl)}" if change.before.hot_ttl == change.after.hot_ttl
+           else f"hot storage {_days(change.before.hot_ttl)} -> {_days(change.after.hot_ttl)}")
     _output.success(f"retention of {change.after.logstore}: {_days(change.before.ttl)} -> {_days(change.after.ttl)}; "
-                    f"hot storage {_days(change.before.hot_ttl)} -> {_days(change.after.hot_ttl)}")
+                    f"{hot}")

@@ -62,9 +62,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _render(view: Any) -> None:
-    from rich.markup import escape
-
     from ackaudit.audit.session import tree_lines
+
+    escape = _output.markup
 
     console = _output.stdout_console()
     duration = f"{view.duration_seconds:.0f}s" if view.duration_seconds is not None else "?"

@@ -159,12 +159,39 @@ def _route_module(name: str):
     return importlib.import_module(full)
 
 
-class _Server(ThreadingHTTPServer):
+class _Httpd(ThreadingHTTPServer):
+    """Counts the requests in flight, so that stopping can wait for them before the world closes
+    (a request still running against a closed world would fail with a traceback), and is quiet
+    about requests that fail because the client went away while it stops (Ctrl-C)."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.stopping = False
+        self._idle = threading.Condition()
+        self._active = 0
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._idle:
+            self._active += 1
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0, timeout=timeout)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that went away first (a timeout under a `slow` fault) is not the sandbox's error."""
+        """A client that went away first (a timeout under a `slow` fault, Ctrl-C while stopping) is
+        not the sandbox's error."""
         import sys
 
-        if isinstance(sys.exc_info()[1], ConnectionError):
+        if self.stopping or isinstance(sys.exc_info()[1], ConnectionError):
             return
         super().handle_error(request, client_address)
 
@@ -178,8 +205,7 @@ class SandboxServer:
         self.journal: collections.deque[dict[str, Any]] = collections.deque(maxlen=JOURNAL_SIZE)
         self._journal_lock = threading.Lock()
         handler = type("BoundHandler", (_Handler,), {"sandbox": self})
-        self._httpd = _Server((host, port), handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Httpd((host, port), handler)
         self._thread: threading.Thread | None = None
         state.server_url = self.url
 
@@ -212,8 +238,10 @@ class SandboxServer:
             self._httpd.server_close()
 
     def stop(self) -> None:
+        self._httpd.stopping = True
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.wait_idle(timeout=5)
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None

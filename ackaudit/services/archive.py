@@ -6,27 +6,29 @@ GetLogs: PullLogs hands over up to 1000 log groups per call, lz4-compressed, nee
 no search work, while GetLogs returns at most 100 rows per call and re-runs the search and sorts for
 every page, which gets slower the deeper the offset (bench/bench_export.py measures both).
 
-Files are written to a temporary file next to the target and renamed at the end, so a failure or
-Ctrl-C never leaves a partial file, and an existing file is only replaced when asked.
+Files are written by the rules of `ackaudit.services.files`: staged in a temporary file and renamed
+(or copied through to stdout, a pipe or a device) once complete, so a failure or Ctrl-C never leaves a
+partial file, and an existing file is only replaced when asked.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import json
 import math
-import os
-import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ackaudit.audit.escape import csv_cell, csv_value
 from ackaudit.audit.fields import FIELD_NAMES, FIELDS, JSON_CONTAINERS, flatten_event
 from ackaudit.audit.timeparse import iso, window
 from ackaudit.errors import UsageError, shown
+from ackaudit.services.files import Target, check_suffix, staged
 
 FORMATS = ("jsonl", "csv", "parquet")
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -115,16 +117,17 @@ def _prefetched(batches: Iterator[list[dict[str, str]]]) -> Iterator[list[dict[s
 # -- writing files -------------------------------------------------------------------------------
 
 def format_of(path: str, given: str | None) -> str:
-    """The file format: --format when given, else from the file name's extension."""
+    """The file format: --format, or the extension of --out; when both are given they must agree."""
+    if given is not None and given not in FORMATS:
+        raise UsageError(f"--format {shown(given)}: use one of {', '.join(FORMATS)}")
     if given:
-        if given not in FORMATS:
-            raise UsageError(f"--format {shown(given)}: use one of {', '.join(FORMATS)}")
+        check_suffix(path, given, [s for s, f in _EXTENSIONS.items() if f == given])
         return given
-    fmt = _EXTENSIONS.get(Path(path).suffix.lower())
-    if fmt is None:
+    named = _EXTENSIONS.get(Path(path).suffix.lower())
+    if named is None:
         raise UsageError(f"cannot tell the format of {path} from its extension",
                          hint="name it .jsonl, .csv or .parquet, or pass --format")
-    return fmt
+    return named
 
 
 def csv_columns(leading: Sequence[str]) -> list[str]:
@@ -155,7 +158,7 @@ class _CsvWriter:
         self._csv.writerow(self._columns)
 
     def write(self, event: dict[str, Any]) -> None:
-        self._csv.writerow([_csv_cell(key, event.get(key)) for key in self._columns])
+        self._csv.writerow([csv_cell(_csv_cell(key, event.get(key))) for key in self._columns])
 
     def close(self) -> None:
         self._file.close()
@@ -216,6 +219,8 @@ class _ParquetWriter:
                        [str(self._stage), columns])
         except duckdb.InterruptException:
             raise KeyboardInterrupt from None
+        except duckdb.IOException as exc:
+            raise OSError(errno.EIO, str(exc).splitlines()[0]) from None
         finally:
             db.close()
 
@@ -270,59 +275,40 @@ class _Redaction:
         return self._redact_event({k: list(v) if isinstance(v, tuple) else v for k, v in values})
 
 
-def export_events(rows: Iterable[dict[str, str]], out: str, fmt: str, from_time: int, to_time: int, *,
-                  redact: bool, force: bool, catalogue: dict[str, Any], csv_order: Sequence[str],
+def export_events(rows: Iterable[dict[str, str]], target: Target, fmt: str, from_time: int, to_time: int, *,
+                  redact: bool, catalogue: dict[str, Any], csv_order: Sequence[str],
                   progress: Progress | None = None) -> ExportResult:
     """Write `rows` (raw audit rows) as flat events, risk-marked and (unless told) redacted."""
     from ackaudit.audit.risky import risk_of
     from ackaudit.services.investigate import to_event
 
     redact_event = _Redaction()
-    target = Path(out)
-    check_target(target, force)
-    token = secrets.token_hex(4)
-    part = target.with_name(f".{target.name}.{token}.part")
-    stage = target.with_name(f".{target.name}.{token}.stage.jsonl")
     written = 0
-    try:
-        writer = _open_writer(fmt, part, stage, csv_order)
+    with staged(target) as staging:
+        stage = staging.path.with_name(staging.path.name + ".stage.jsonl")
         try:
-            for row in rows:
-                event = to_event(row)
-                risk = risk_of(event, catalogue)
-                if redact:
-                    event = redact_event(event)
-                event["risk"] = asdict(risk) if risk else None
-                writer.write(event)
-                written += 1
-                if progress is not None and written % 1000 == 0:
-                    progress(written, event.get("__time__"))
-        except BaseException:
-            writer.abort()
-            if hasattr(rows, "close"):       # stop a reader working ahead
-                rows.close()
-            raise
-        writer.close()
-        if target.exists() and not force:     # it may have appeared while we were reading
-            check_target(target, force)
-        os.replace(part, target)
-    finally:
-        for leftover in (part, stage):
+            writer = _open_writer(fmt, staging.path, stage, csv_order)
+            try:
+                for row in rows:
+                    event = to_event(row)
+                    risk = risk_of(event, catalogue)
+                    if redact:
+                        event = redact_event(event)
+                    event["risk"] = asdict(risk) if risk else None
+                    writer.write(event)
+                    written += 1
+                    if progress is not None and written % 1000 == 0:
+                        progress(written, event.get("__time__"))
+            except BaseException:
+                writer.abort()
+                if hasattr(rows, "close"):       # stop a reader working ahead
+                    rows.close()
+                raise
+            writer.close()
+        finally:
             with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
-    if progress is not None:
-        progress(written, None)
-    return ExportResult(str(target), fmt, written, from_time, to_time, target.stat().st_size, redact)
-
-
-def check_target(target: Path, force: bool) -> None:
-    """Refuse to replace a file without `force`, or to write where no file can be."""
-    if target.is_dir():
-        raise UsageError(f"{target} is a directory", hint="give a file name, e.g. audit.jsonl")
-    if target.exists() and not force:
-        raise UsageError(f"{target} already exists", hint="pass --force to replace it")
-    if not target.parent.is_dir():
-        raise UsageError(f"cannot write {target}: {target.parent} is not a directory")
+                stage.unlink()
+    return ExportResult(target.name, fmt, written, from_time, to_time, staging.bytes, redact)
 
 
 def _open_writer(fmt: str, part: Path, stage: Path, csv_order: Sequence[str]) -> Any:
@@ -466,7 +452,8 @@ def _csv_rows(path: str) -> Iterator[dict[str, str]]:
                 if len(record) != len(header):
                     raise ArchiveError(f"{path}: {where}: {len(record)} fields where the header has "
                                        f"{len(header)}")
-                yield _raw_row(_csv_present(dict(zip(header, record, strict=True))), path, where)
+                values = dict(zip(header, (csv_value(cell) for cell in record), strict=True))
+                yield _raw_row(_csv_present(values), path, where)
     except UnicodeDecodeError:
         raise ArchiveError(f"{path}: not UTF-8 text") from None
     except csv.Error as exc:

@@ -26,7 +26,7 @@ means 00:00-06:00 there. The zone's UTC offset is taken at the end of the window
   pod, sessions, users}`; `top_programs`: `{program, runs, sessions, users, risky}`;
 - `risky_programs`: `{program, category, reason, runs, sessions, users}`, most run first;
 - `risky_commands`: `{time, username, aliuid, namespace, pod, container, program, cmdline,
-  category, reason, traceId, eventId}`, newest first, at most 50; `risky_commands_more`: how many
+  category, reason, traceId, eventId, command}` (`command` shows the event: `ackaudit event ID ...`), newest first, at most 50; `risky_commands_more`: how many
   more there are;
 - `sessions_to_review`: `{trace_id, username, aliuid, namespace, pod, started, ended, commands,
   risky_commands, unusual_hour, local_start, reasons, command}` (`command` opens the session),
@@ -187,16 +187,16 @@ def build_report(source: EventSource, from_time: int, to_time: int, *, catalogue
     warnings: list[str] = []
     risky_rows = _risky_rows(sql, catalogue, warnings)
     totals = _totals(sql, len(risky_rows))
-    since = _session_since(from_time, now)
+    locator = f"{session_locator}{_session_since(from_time, now)}".strip()
     return Report(
         cluster_id=cluster_id, source=source.description, generated_at=iso(now),
         window={"from": iso(from_time), "to": iso(to_time), "timezone": zone.name, "utc_offset": zone.utc_offset},
         zone=zone, redacted=redact, totals=totals, activity=_activity(sql, zone),
         top_users=_top_users(sql, risky_rows, warnings), top_namespaces=_top_namespaces(sql), top_pods=_top_pods(sql),
         top_programs=_top_programs(sql, catalogue), risky_programs=_risky_programs(risky_rows),
-        risky_commands=[_risky_command(r, redact) for r in risky_rows[:RISKY_SHOWN]],
+        risky_commands=[_risky_command(r, redact, locator) for r in risky_rows[:RISKY_SHOWN]],
         risky_commands_more=max(0, len(risky_rows) - RISKY_SHOWN),
-        **_sessions_to_review(sql, risky_rows, zone, f"{session_locator}{since}".strip(), warnings),
+        **_sessions_to_review(sql, risky_rows, zone, locator, warnings),
         complete=not fetcher.partial, warnings=warnings + fetcher.warnings,
     )
 
@@ -363,12 +363,14 @@ def _risky_rows(sql: _Sql, catalogue: dict[str, RiskyProgram], warnings: list[st
     return out
 
 
-def _risky_command(row: dict[str, Any], redact: bool) -> dict[str, Any]:
+def _risky_command(row: dict[str, Any], redact: bool, locator: str) -> dict[str, Any]:
     risk: RiskyProgram = row["risk"]
+    command = f"ackaudit event {shlex.quote(row['eventId'])} {locator}".strip() if row["eventId"] else ""
     return {"time": row["time"], "username": row["username"], "aliuid": row["aliuid"],
             "namespace": row["namespace"], "pod": row["pod"], "container": row["container"],
             "program": row["program"], "cmdline": redact_text(row["cmdline"]) if redact else row["cmdline"],
-            "category": risk.category, "reason": risk.reason, "traceId": row["traceId"], "eventId": row["eventId"]}
+            "category": risk.category, "reason": risk.reason, "traceId": row["traceId"], "eventId": row["eventId"],
+            "command": command}
 
 
 def _risky_programs(risky_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -8,19 +8,14 @@ shown in the report's zone, which the header names.
 
 from __future__ import annotations
 
-import contextlib
 import html
-import os
-import re
-import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from importlib import resources
-from pathlib import Path
 from string import Template
 from typing import Any
 
-from ackaudit.errors import UsageError
+from ackaudit.audit import escape
 from ackaudit.services.report import Report
 
 TITLE = "Container operation audit report"
@@ -74,23 +69,8 @@ def activity_heading(report: Report) -> str:
 
 
 # -- Markdown -----------------------------------------------------------------------------------------
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
-
-
-def md_text(value: Any) -> str:
-    """Plain text for Markdown: special characters escaped, on one line."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).splitlines()))
-
-
-def md_code(value: Any) -> str:
-    """A code span that survives any content: a longer backtick fence, pipes escaped for tables."""
-    text = " ".join(str(value).splitlines())
-    if not text:
-        return ""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    padded = f" {text} " if text.startswith("`") or text.endswith("`") else text
-    return f"{fence}{padded.replace('|', chr(92) + '|')}{fence}"
+md_text = escape.md_text
+md_code = escape.md_code
 
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[str]:
@@ -151,9 +131,11 @@ def to_markdown(report: Report) -> str:
         else ["None."]
     parts += ["", "## Risky commands (newest first)", ""]
     if report.risky_commands:
-        parts += _md_table([time_header(report, "Time"), "User", "Pod", "Command line", "Risk", "Session"], [
+        parts += _md_table([time_header(report, "Time"), "User", "Pod", "Command line", "Risk", "Session", "Event",
+                            "See the event with"], [
             [local_time(report, c["time"]), md_text(c["username"]), md_text(f"{c['namespace']}/{c['pod']}"),
-             md_code(c["cmdline"]), md_text(c["category"]), md_code(c["traceId"])] for c in report.risky_commands])
+             md_code(c["cmdline"]), md_text(c["category"]), md_code(c["traceId"]), md_code(c["eventId"]),
+             md_code(c.get("command", ""))] for c in report.risky_commands])
         parts += _md_more(report.risky_commands_more, "risky command", "risky commands")
     else:
         parts.append("None.")
@@ -166,19 +148,22 @@ def _md_more(count: int, one: str, many: str) -> list[str]:
 
 # -- HTML ---------------------------------------------------------------------------------------------
 def e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """HTML text: control and bidi characters shown as escapes, then HTML-escaped (quotes too)."""
+    return html.escape(escape.visible(value), quote=True)
 
 
 def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: Sequence[int] = (),
-                row_class: Callable[[int], str] | None = None) -> str:
+                row_class: Callable[[int], str] | None = None, row_id: Callable[[int], str] | None = None) -> str:
     """`rows` hold HTML already escaped by the caller; headers are plain text."""
     head = "".join(f'<th class="num">{e(h)}</th>' if i in numeric else f"<th>{e(h)}</th>"
                    for i, h in enumerate(headers))
     body = []
     for index, cells in enumerate(rows):
         klass = row_class(index) if row_class else ""
+        ident = row_id(index) if row_id else ""
         tds = "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(cells))
-        body.append(f'<tr class="{klass}">{tds}</tr>' if klass else f"<tr>{tds}</tr>")
+        attrs = (f' id="{e(ident)}"' if ident else "") + (f' class="{klass}"' if klass else "")
+        body.append(f"<tr{attrs}>{tds}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -276,16 +261,33 @@ def _html_body(report: Report) -> list[str]:
     out.append(f"<h2>Top programs</h2>{programs}<h2>Risky programs</h2>{risky_programs}")
     out.append("<h2>Risky commands (newest first)</h2>")
     if report.risky_commands:
-        out.append(_html_table([time_header(report, "Time"), "User and pod", "Command line", "Risk", "Session"], [
+        out.append(_html_table([time_header(report, "Time"), "User and pod", "Command line", "Risk",
+                                "Session and event"], [
             [_time_cell(report, c["time"]), f'{e(c["username"])}<br><span class="sub">{e(c["namespace"])}/'
              f'{e(c["pod"])}</span>', f"<code>{e(c['cmdline'])}</code>",
-             f'<span class="tag risk">{e(c["category"])}</span>', f'<code class="id">{e(c["traceId"])}</code>']
-            for c in report.risky_commands]))
+             f'<span class="tag risk">{e(c["category"])}</span>', _event_cell(c)]
+            for c in report.risky_commands], row_id=lambda i: _anchor(report.risky_commands[i])))
         out.append(_html_more(report.risky_commands_more, "risky command", "risky commands"))
     else:
         out.append("<p>None.</p>")
     out.append(f"<footer>{e(TITLE)} · generated by ackaudit at {e(report.generated_at)}</footer>")
     return out
+
+
+def _anchor(command: dict[str, Any]) -> str:
+    return f"event-{command['eventId']}" if command.get("eventId") else ""
+
+
+def _event_cell(command: dict[str, Any]) -> str:
+    """The session, the event (a link to its own row, to share), and the command that shows it, which
+    one click selects for copying."""
+    anchor = _anchor(command)
+    event = (f'<a class="id" href="#{e(anchor)}" title="link to this event">{e(command["eventId"])}</a>'
+             if anchor else "")
+    show = f'<code class="cmd" title="click to select, then copy">{e(command["command"])}</code>' \
+        if command.get("command") else ""
+    return (f'<span class="sub">session</span> <code class="id">{e(command["traceId"])}</code><br>'
+            f'<span class="sub">event</span> {event}<br>{show}')
 
 
 def _reasons(session: dict[str, Any]) -> str:
@@ -295,45 +297,3 @@ def _reasons(session: dict[str, Any]) -> str:
     if session["unusual_hour"]:
         tags.append(f'<span class="tag night">night {e(session["local_start"])}</span>')
     return " ".join(tags)
-
-
-# -- files --------------------------------------------------------------------------------------------
-def check_target(path: str, force: bool) -> None:
-    """Refuse before any query runs, rather than after: a directory, or a file without --force."""
-    target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"{target} is a directory", hint="give a file name, e.g. audit-report.html")
-    if target.exists() and not force:
-        raise UsageError(f"{target} already exists", hint="pass --force to replace it")
-
-
-def save(path: str, text: str, *, force: bool) -> None:
-    """Write `text` to `path` atomically: readers see the old file or the whole new one, never a part.
-    Without `force`, an existing file is never replaced, even one that appears meanwhile."""
-    target = Path(path)
-    check_target(path, force)
-    part = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-    try:
-        with open(part, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        if force:
-            os.replace(part, target)
-        else:
-            _link_without_replacing(part, target)
-    except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            part.unlink()
-
-
-def _link_without_replacing(part: Path, target: Path) -> None:
-    try:
-        os.link(part, target)           # fails if the target exists: no window between check and write
-    except FileExistsError:
-        raise UsageError(f"{target} already exists", hint="pass --force to replace it") from None
-    except OSError:                     # a file system without hard links
-        check_target(str(target), False)
-        os.replace(part, target)

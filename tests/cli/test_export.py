@@ -72,7 +72,13 @@ def test_export_writes_every_event_of_the_window(cli, sandbox, window, out_dir, 
     assert len(events) == expected
     assert len({e["eventId"] for e in events}) == expected
     assert os.listdir(out_dir) == [out.name]          # no temporary file left behind
-    assert "events written" in run.stderr
+
+
+def test_the_count_is_said_once(cli, sandbox, window, out_dir):
+    run = export(cli, out_dir / "audit.jsonl", window)
+    assert run.exit_code == 0, run.stderr
+    assert run.stderr.count("events written") == 1
+    assert f"{engine_count(sandbox, window):,} events written to {out_dir / 'audit.jsonl'}" in run.stderr
 
 
 def test_a_partial_window_keeps_only_its_events(cli, sandbox, out_dir):
