@@ -9,12 +9,12 @@ import typer
 from ackaudit.cli import _output
 from ackaudit.cli._globals import OutputFormat, command, settings
 from ackaudit.cli._options import OptionalClusterOpt, SinceOpt, SourceOpt
-from ackaudit.cli.query import NoRedactOpt, event_source, lookup_window
+from ackaudit.cli.query import C, NoRedactOpt, event_source, lookup_window
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "event", examples=["ackaudit event 7a3e91c0 --cluster c1234",
-                                     "ackaudit event 7a3e91c0 --cluster c1234 -o json"])
+    @command(app, "event", examples=[f"ackaudit event 3e33e192 --cluster {C}",
+                                     f"ackaudit event 3e33e192 --cluster {C} -o json"])
     def event(
         event_id: Annotated[str, typer.Argument(metavar="EVENT_ID", help="The eventId of the event, or a unique prefix of it (at least 6 characters).",
                                                 show_default=False)],

@@ -12,6 +12,8 @@ from ackaudit.cli._globals import OutputFormat, command, settings
 from ackaudit.cli._options import FromOpt, OptionalClusterOpt, SinceOpt, SourceOpt, ToOpt
 from ackaudit.errors import ExitCode, UsageError
 
+C = "cab2c17507494d8cdae1b9324d1d83793"    # the sandbox's audited cluster, in the examples
+
 NoRedactOpt = Annotated[bool, typer.Option("--no-redact", help="Show secrets found in command lines.")]
 AllowPartialOpt = Annotated[bool, typer.Option(
     "--allow-partial", help="Exit 0 even if SLS could not complete the search (a warning is still printed).")]
@@ -59,11 +61,12 @@ def decorate(events: list[dict[str, Any]], catalogue: dict[str, Any], redact: bo
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "query", examples=["ackaudit query --cluster c1234 --pod payments/api-7d9f",
-                                     "ackaudit query --cluster c1234 --process rm --since 7d -o jsonl",
-                                     "ackaudit query --cluster c1234 --risky --user 2766354627185913",
-                                     "ackaudit query --cluster c1234 --where 'process.cwd: \"/tmp\"' --limit 0",
-                                     "ackaudit query --cluster c1234 --follow"])
+    @command(app, "query", examples=[f"ackaudit query --cluster {C} --pod payments/payments-api-hpsrdhdvdm-6mqbh --since 7d",
+                                     f"ackaudit query --cluster {C} --process rm --since 7d -o jsonl",
+                                     f"ackaudit query --cluster {C} --risky --user 2901746385019274 --since 7d",
+                                     f"ackaudit query --cluster {C} --where 'process.cwd: \"/tmp\"' --limit 0",
+                                     f"ackaudit query --cluster {C} --trace 24b1236b --since 7d --oldest-first",
+                                     f"ackaudit query --cluster {C} --follow"])
     def query(
         cluster: OptionalClusterOpt = None,
         pod: Annotated[str | None, typer.Option("--pod", help="Pod as ns/name (or name with --namespace).",

@@ -7,14 +7,14 @@ import typer
 from ackaudit.cli import _output
 from ackaudit.cli._globals import OutputFormat, command, settings
 from ackaudit.cli._options import OptionalClusterOpt, SinceOpt, SourceOpt
-from ackaudit.cli.query import NoRedactOpt, event_source, lookup_window
+from ackaudit.cli.query import C, NoRedactOpt, event_source, lookup_window
 from ackaudit.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "session", examples=["ackaudit session 9f1c2b7d4e --cluster c1234",
-                                       "ackaudit session 9f1c2b7d4e --cluster c1234 --format markdown > incident.md",
-                                       "ackaudit session 9f1c2b7d4e --cluster c1234 --since 90d -o json"])
+    @command(app, "session", examples=[f"ackaudit session 24b1236b --cluster {C}",
+                                       f"ackaudit session 24b1236b --cluster {C} --format markdown > incident.md",
+                                       f"ackaudit session 24b1236b --cluster {C} --since 90d -o json"])
     def session(
         trace_id: Annotated[str, typer.Argument(metavar="TRACE_ID", help="The traceId of the session, or a unique prefix of it (at least 6 characters).",
                                                 show_default=False)],
