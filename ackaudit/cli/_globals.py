@@ -102,7 +102,8 @@ def with_global_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def command(app: typer.Typer, name: str, *, examples: list[str], **kwargs: Any) -> Callable[..., Any]:
     """Register a command with the global options and an Examples section in its help."""
-    epilog = "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in examples)
+    epilog = ("Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in examples)
+              + "\n\nThe ids in the examples are the sandbox's: add --sandbox to try them.")
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         from ackaudit.cli._context import guarded

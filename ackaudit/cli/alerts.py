@@ -67,10 +67,10 @@ def _context(cluster: str) -> Any:
 
 
 @command(app, "setup", examples=[
-    "ackaudit alerts setup --cluster c1234 --dingtalk-url 'https://oapi.dingtalk.com/robot/send?access_token=...' "
-    "--dingtalk-secret SEC...",
-    "ackaudit alerts setup --cluster c1234 --slack-url https://hooks.slack.com/services/... --lang en",
-    "ackaudit alerts setup --cluster c5678          # another cluster, the channels already configured"])
+    "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 "
+    "--dingtalk-url 'https://oapi.dingtalk.com/robot/send?access_token=6f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8' --dingtalk-secret SEC0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 --slack-url https://hooks.slack.com/services/T0000000000/B0000000000/XXXXXXXXXXXXXXXXXXXXXXXX --lang en",
+    "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793          # again: the channels already configured are kept"])
 def setup(
     cluster: ClusterOpt,
     dingtalk_url: DingTalkUrlOpt = None,
@@ -100,8 +100,8 @@ def setup(
     _output.emit(result.to_json(), human=lambda _: _render_setup(result))
 
 
-@command(app, "plan", examples=["ackaudit alerts plan --cluster c1234",
-                                "ackaudit alerts plan --cluster c1234 --dingtalk-url URL --lang en"])
+@command(app, "plan", examples=["ackaudit alerts plan --cluster cab2c17507494d8cdae1b9324d1d83793",
+                                "ackaudit alerts plan --cluster cab2c17507494d8cdae1b9324d1d83793 --dingtalk-url 'https://oapi.dingtalk.com/robot/send?access_token=6f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8' --lang en"])
 def plan(
     cluster: ClusterOpt,
     dingtalk_url: DingTalkUrlOpt = None,
@@ -124,7 +124,7 @@ def plan(
     _output.emit(result.to_json(), human=lambda _: _render_setup(result))
 
 
-@command(app, "status", examples=["ackaudit alerts status --cluster c1234"])
+@command(app, "status", examples=["ackaudit alerts status --cluster cab2c17507494d8cdae1b9324d1d83793"])
 def status(cluster: ClusterOpt) -> None:
     """Show each alerting object (present, missing or drifted), whether the rules are enabled, and when
     each was last modified. Exits 5 when something is missing."""
@@ -142,8 +142,9 @@ def status(cluster: ClusterOpt) -> None:
                      f"`ackaudit alerts plan --cluster {cluster}` shows how, `alerts setup` repairs them")
 
 
-@command(app, "test", examples=["ackaudit alerts test --cluster c1234",
-                                "ackaudit alerts test --cluster c1234 --dingtalk-url URL --dingtalk-secret SEC..."])
+@command(app, "test", examples=["ackaudit alerts test --cluster cab2c17507494d8cdae1b9324d1d83793",
+                                "ackaudit alerts test --cluster cab2c17507494d8cdae1b9324d1d83793 --dingtalk-url 'https://oapi.dingtalk.com/robot/send?access_token=6f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8' "
+                                "--dingtalk-secret SEC0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"])
 def test(
     cluster: ClusterOpt,
     dingtalk_url: DingTalkUrlOpt = None,
@@ -178,8 +179,8 @@ def test(
                             hint=_refusal_hint(first))
 
 
-@command(app, "remove", examples=["ackaudit alerts remove --cluster c1234 --yes",
-                                  "ackaudit alerts remove --cluster c1234 --dry-run"])
+@command(app, "remove", examples=["ackaudit alerts remove --cluster cab2c17507494d8cdae1b9324d1d83793 --yes",
+                                  "ackaudit alerts remove --cluster cab2c17507494d8cdae1b9324d1d83793 --dry-run"])
 def remove(cluster: ClusterOpt, yes: YesOpt = False, dry_run: DryRunOpt = False) -> None:
     """Remove the alert rules and action policies of this cluster, and the templates and webhooks ackaudit
     created unless another action policy still uses them."""

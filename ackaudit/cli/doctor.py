@@ -13,8 +13,8 @@ MARKS = {"pass": "[green]✓[/green]", "warn": "[yellow]![/yellow]", "fail": "[r
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "doctor", examples=["ackaudit doctor --cluster c1234567890abcdef",
-                                      "ackaudit doctor --cluster c1234 --kubeconfig ~/.kube/config -o json"])
+    @command(app, "doctor", examples=["ackaudit doctor --cluster ca8f76e5f6f08086c69e95897faba0ff7",
+                                      "ackaudit doctor --cluster ca8f76e5f6f08086c69e95897faba0ff7 --kubeconfig ~/.kube/config -o json"])
     def doctor(cluster: ClusterOpt, kubeconfig: KubeconfigOpt = None, context: ContextOpt = None,
                allow_partial: AllowPartialOpt = False) -> None:
         """Check whether a cluster can be audited, and whether auditing is healthy (read-only).

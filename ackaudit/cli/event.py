@@ -1,7 +1,7 @@
 """`ackaudit event`."""
 
 import json
-import time
+import shlex
 from typing import Annotated, Any
 
 import typer
@@ -9,14 +9,14 @@ import typer
 from ackaudit.cli import _output
 from ackaudit.cli._globals import OutputFormat, command, settings
 from ackaudit.cli._options import OptionalClusterOpt, SinceOpt, SourceOpt
-from ackaudit.cli.query import NoRedactOpt, event_source
+from ackaudit.cli.query import C, NoRedactOpt, event_source, lookup_window
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "event", examples=["ackaudit event 7a3e91c0 --cluster c1234",
-                                     "ackaudit event 7a3e91c0 --cluster c1234 -o json"])
+    @command(app, "event", examples=[f"ackaudit event 3e33e192 --cluster {C}",
+                                     f"ackaudit event 3e33e192 --cluster {C} -o json"])
     def event(
-        event_id: Annotated[str, typer.Argument(metavar="EVENT_ID", help="The eventId of the event.",
+        event_id: Annotated[str, typer.Argument(metavar="EVENT_ID", help="The eventId of the event, or a unique prefix of it (at least 6 characters).",
                                                 show_default=False)],
         cluster: OptionalClusterOpt = None,
         since: SinceOpt = None,
@@ -29,13 +29,12 @@ def register(app: typer.Typer) -> None:
         """
         from ackaudit.audit.redact import redact_event, redact_text
         from ackaudit.audit.risky import builtin_catalogue, risk_of
-        from ackaudit.services.archive import window_for
-        from ackaudit.services.investigate import raw_event, to_event
+        from ackaudit.services.investigate import raw_event, resolve_id, to_event
 
-        since_text = since or "30d"
         src, ctx = event_source(cluster, source)
-        from_time, to_time = window_for(src, since=since, from_=None, to=None, default="30d", now=time.time())
-        raw = raw_event(src, event_id, from_time, to_time, since_text)
+        window = lookup_window(src, since)
+        event_id = resolve_id(src, "eventId", event_id, window)
+        raw = raw_event(src, event_id, window)
         flat = to_event(raw)
         risk = risk_of(flat, builtin_catalogue())
         if not no_redact:
@@ -43,7 +42,8 @@ def register(app: typer.Typer) -> None:
         decoded = {k: _decode(v) for k, v in raw.items()}
         if not no_redact:
             decoded = _map_strings(decoded, redact_text)
-        session_cmd = f"ackaudit session {flat.get('traceId')} --cluster {ctx.cluster_id if ctx else '?'}"
+        where = f"--cluster {ctx.cluster_id}" if ctx else f"--source {shlex.quote(source or '')}"
+        session_cmd = f"ackaudit session {flat.get('traceId')} {where}"
         data = {"event": flat, "raw": decoded, "risk": risk.__dict__ if risk else None, "session": session_cmd}
         if settings().fmt is not OutputFormat.table:
             _output.emit(data, rows=[flat])

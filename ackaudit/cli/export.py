@@ -15,9 +15,10 @@ _PROGRESS_EVERY = 1.0    # seconds between progress lines, so millions of events
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "export", examples=["ackaudit export --cluster c1234 --since 30d --out audit.jsonl",
-                                      "ackaudit export --cluster c1234 --from 2026-11-01 --out nov.parquet",
-                                      "ackaudit query --source nov.parquet --process curl"])
+    @command(app, "export", examples=["ackaudit export --cluster cab2c17507494d8cdae1b9324d1d83793 --since 30d --out audit.jsonl",
+                                      "ackaudit export --cluster cab2c17507494d8cdae1b9324d1d83793 --from 2026-11-01 --out since-nov.parquet",
+                                      "ackaudit query --source since-nov.parquet --process curl",
+                                      "ackaudit session 24b1236b --source audit.jsonl"])
     def export(
         cluster: ClusterOpt,
         out: Annotated[str, typer.Option("--out", help="File to write: .jsonl, .csv or .parquet; - for stdout "

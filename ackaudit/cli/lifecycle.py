@@ -21,8 +21,8 @@ from ackaudit.cli._options import (
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "enable", examples=["ackaudit enable --cluster c1234567890abcdef",
-                                      "ackaudit enable --cluster c1234 --retention 90 --dry-run"])
+    @command(app, "enable", examples=["ackaudit enable --cluster ca8f76e5f6f08086c69e95897faba0ff7 --retention 90 --dry-run",
+                                      "ackaudit enable --cluster ca8f76e5f6f08086c69e95897faba0ff7"])
     def enable(
         cluster: ClusterOpt,
         retention: Annotated[int | None, typer.Option("--retention", min=1, max=3650,
@@ -45,8 +45,9 @@ def register(app: typer.Typer) -> None:
                                 timeout=timeout, on_progress=update)
         _output.emit(result.to_json(), human=lambda _: _render_enable(result))
 
-    @command(app, "disable", examples=["ackaudit disable --cluster c1234567890abcdef",
-                                       "ackaudit disable --cluster c1234 --purge-logstore --yes"])
+    @command(app, "disable", examples=["ackaudit disable --cluster cab2c17507494d8cdae1b9324d1d83793 --dry-run",
+                                       "ackaudit disable --cluster cab2c17507494d8cdae1b9324d1d83793",
+                                       "ackaudit disable --cluster cab2c17507494d8cdae1b9324d1d83793 --purge-logstore --yes"])
     def disable(
         cluster: ClusterOpt,
         purge_logstore: Annotated[bool, typer.Option("--purge-logstore",

@@ -12,6 +12,8 @@ from ackaudit.cli._globals import OutputFormat, command, settings
 from ackaudit.cli._options import AllowPartialOpt, FromOpt, OptionalClusterOpt, SinceOpt, SourceOpt, ToOpt
 from ackaudit.errors import Gap, UsageError
 
+C = "cab2c17507494d8cdae1b9324d1d83793"    # the sandbox's audited cluster, in the examples
+
 NoRedactOpt = Annotated[bool, typer.Option("--no-redact", help="Show secrets found in command lines.")]
 
 
@@ -28,6 +30,16 @@ def event_source(cluster: str | None, source_file: str | None) -> tuple[Any, Any
 
     ctx = ClusterContext(cloud(), cluster)
     return LogstoreSource(ctx.cloud.sls, ctx.project[0], ctx.logstore, cluster, ctx.audit_not_enabled), ctx
+
+
+def lookup_window(src: Any, since: str | None, default: str = "30d") -> Any:
+    """The window a session or event lookup searches: --since (or `default`); a whole file by default."""
+    from ackaudit.services.archive import FileSource, window_for
+    from ackaudit.services.investigate import Window
+
+    from_time, to_time = window_for(src, since=since, from_=None, to=None, default=default, now=time.time())
+    whole_file = isinstance(src, FileSource) and since is None
+    return Window(from_time, to_time, None if whole_file else (since or default))
 
 
 def decorate(events: list[dict[str, Any]], catalogue: dict[str, Any], redact: bool) -> list[dict[str, Any]]:
@@ -47,11 +59,12 @@ def decorate(events: list[dict[str, Any]], catalogue: dict[str, Any], redact: bo
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "query", examples=["ackaudit query --cluster c1234 --pod payments/api-7d9f",
-                                     "ackaudit query --cluster c1234 --process rm --since 7d -o jsonl",
-                                     "ackaudit query --cluster c1234 --risky --user 2766354627185913",
-                                     "ackaudit query --cluster c1234 --where 'process.cwd: \"/tmp\"' --limit 0",
-                                     "ackaudit query --cluster c1234 --follow"])
+    @command(app, "query", examples=[f"ackaudit query --cluster {C} --pod payments/payments-api-hpsrdhdvdm-6mqbh --since 7d",
+                                     f"ackaudit query --cluster {C} --process rm --since 7d -o jsonl",
+                                     f"ackaudit query --cluster {C} --risky --user 2901746385019274 --since 7d",
+                                     f"ackaudit query --cluster {C} --where 'process.cwd: \"/tmp\"' --limit 0",
+                                     f"ackaudit query --cluster {C} --trace 24b1236b --since 7d --oldest-first",
+                                     f"ackaudit query --cluster {C} --follow"])
     def query(
         cluster: OptionalClusterOpt = None,
         pod: Annotated[str | None, typer.Option("--pod", help="Pod as ns/name (or name with --namespace).",
@@ -74,7 +87,8 @@ def register(app: typer.Typer) -> None:
         risky_programs: Annotated[Path | None, typer.Option("--risky-programs", help="Your own risky-program "
                                                             "list: JSON like the bundled one, or one name per line.",
                                                             show_default=False)] = None,
-        trace: Annotated[str | None, typer.Option("--trace", help="Only this session (traceId).",
+        trace: Annotated[str | None, typer.Option("--trace", help="Only this session: its traceId, or a unique prefix of "
+                                                  "it (at least 6 characters).",
                                                   show_default=False)] = None,
         where: Annotated[str | None, typer.Option("--where", help="A raw SLS search expression, AND-ed with "
                                                   "the rest.", show_default=False)] = None,
@@ -91,8 +105,8 @@ def register(app: typer.Typer) -> None:
         """Find audit events by pod, program, user, container, node, image and time."""
         from ackaudit.audit.query import Filters, build_search, parse_pod
         from ackaudit.audit.risky import builtin_catalogue, load_catalogue
-        from ackaudit.services.archive import window_for
-        from ackaudit.services.investigate import run_query
+        from ackaudit.services.archive import FileSource, window_for
+        from ackaudit.services.investigate import Window, resolve_id, run_query, window_text
 
         ns, pod_name = parse_pod(pod, namespace)
         catalogue = load_catalogue(str(risky_programs)) if risky_programs else builtin_catalogue()
@@ -105,6 +119,15 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--follow watches a cluster; an exported file does not grow")
         src, _ = event_source(cluster, source)
         from_time, to_time = window_for(src, since=since, from_=from_, to=to, default="24h", now=time.time())
+        if trace:
+            filters.trace_id = resolve_id(src, "traceId", trace, Window(from_time, to_time), required=False)
+            search = build_search(filters)
+        if from_ is None and to is None:
+            whole_file = isinstance(src, FileSource) and since is None
+            label = f"all of {source}" if whole_file else f"the last {since or '24h'}"
+            _output.info(f"events from {window_text(from_time, to_time)} ({label})")
+        else:
+            _output.info(f"events from {window_text(from_time, to_time)}")
         result = run_query(src, search, from_time, to_time, limit=limit, oldest_first=oldest_first)
         events = decorate(result.events, catalogue, not no_redact)
         if follow:  # like tail -f: the newest events so far, oldest first, then what arrives

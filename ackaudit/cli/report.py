@@ -19,10 +19,10 @@ TERMINAL_RISKY = 20
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "report", examples=["ackaudit report --cluster c1234",
-                                      "ackaudit report --cluster c1234 --since 30d -o json",
-                                      "ackaudit report --cluster c1234 --format html --out audit.html",
-                                      "ackaudit report --cluster c1234 --from 2026-11-01 --to 2026-12-01 "
+    @command(app, "report", examples=["ackaudit report --cluster cab2c17507494d8cdae1b9324d1d83793",
+                                      "ackaudit report --cluster cab2c17507494d8cdae1b9324d1d83793 --since 30d -o json",
+                                      "ackaudit report --cluster cab2c17507494d8cdae1b9324d1d83793 --format html --out audit.html",
+                                      "ackaudit report --cluster cab2c17507494d8cdae1b9324d1d83793 --from 2026-11-01 --to 2026-12-01 "
                                       "--out november.md"])
     def report(
         cluster: OptionalClusterOpt = None,

@@ -11,9 +11,9 @@ from ackaudit.cli._options import ClusterOpt, ContextOpt, KubeconfigOpt, YesOpt
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "retention", examples=["ackaudit retention --cluster c1234567890abcdef",
-                                         "ackaudit retention --cluster c1234 --days 90 --hot-days 30",
-                                         "ackaudit retention --cluster c1234 --days permanent"])
+    @command(app, "retention", examples=["ackaudit retention --cluster cab2c17507494d8cdae1b9324d1d83793",
+                                         "ackaudit retention --cluster cab2c17507494d8cdae1b9324d1d83793 --days 365 --hot-days 30",
+                                         "ackaudit retention --cluster cab2c17507494d8cdae1b9324d1d83793 --days permanent"])
     def retention(
         cluster: ClusterOpt,
         days: Annotated[str | None, typer.Option("--days", help="Keep events this many days (1-3650, or "

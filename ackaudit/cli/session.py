@@ -1,6 +1,5 @@
 """`ackaudit session`."""
 
-import time
 from typing import Annotated, Any
 
 import typer
@@ -8,16 +7,16 @@ import typer
 from ackaudit.cli import _output
 from ackaudit.cli._globals import OutputFormat, command, settings
 from ackaudit.cli._options import AllowPartialOpt, OptionalClusterOpt, SinceOpt, SourceOpt
-from ackaudit.cli.query import NoRedactOpt, event_source
+from ackaudit.cli.query import C, NoRedactOpt, event_source, lookup_window
 from ackaudit.errors import UsageError, shown
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "session", examples=["ackaudit session 9f1c2b7d4e --cluster c1234",
-                                       "ackaudit session 9f1c2b7d4e --cluster c1234 --format markdown > incident.md",
-                                       "ackaudit session 9f1c2b7d4e --cluster c1234 --since 90d -o json"])
+    @command(app, "session", examples=[f"ackaudit session 24b1236b --cluster {C}",
+                                       f"ackaudit session 24b1236b --cluster {C} --format markdown > incident.md",
+                                       f"ackaudit session 24b1236b --cluster {C} --since 90d -o json"])
     def session(
-        trace_id: Annotated[str, typer.Argument(metavar="TRACE_ID", help="The traceId of the session.",
+        trace_id: Annotated[str, typer.Argument(metavar="TRACE_ID", help="The traceId of the session, or a unique prefix of it (at least 6 characters).",
                                                 show_default=False)],
         cluster: OptionalClusterOpt = None,
         since: SinceOpt = None,
@@ -35,16 +34,15 @@ def register(app: typer.Typer) -> None:
         from ackaudit.audit.redact import redact_event
         from ackaudit.audit.risky import builtin_catalogue
         from ackaudit.audit.session import build_session, to_markdown
-        from ackaudit.services.archive import window_for
-        from ackaudit.services.investigate import find_by
+        from ackaudit.services.investigate import find_by, resolve_id
 
         if format_ not in (None, "markdown"):
             raise UsageError(f"--format {shown(format_)}: only markdown is supported")
-        since_text = since or "30d"
         src, _ = event_source(cluster, source)
-        from_time, to_time = window_for(src, since=since, from_=None, to=None, default="30d", now=time.time())
-        events, complete = find_by(src, term("traceId", trace_id), from_time, to_time, f"session {trace_id}",
-                                   since_text, allow_partial=allow_partial)
+        window = lookup_window(src, since)
+        trace_id = resolve_id(src, "traceId", trace_id, window)
+        events, complete = find_by(src, term("traceId", trace_id), window, f"session {trace_id}",
+                                   allow_partial=allow_partial)
         if not complete:
             _output.warn(f"the search for session {trace_id} stayed incomplete: commands may be missing "
                          "(shown because of --allow-partial)")

@@ -10,8 +10,8 @@ from ackaudit.errors import ExitCode
 
 
 def register(app: typer.Typer) -> None:
-    @command(app, "status", examples=["ackaudit status --cluster c1234567890abcdef",
-                                      "ackaudit status --cluster c1234 -o json"])
+    @command(app, "status", examples=["ackaudit status --cluster cab2c17507494d8cdae1b9324d1d83793",
+                                      "ackaudit status --cluster cab2c17507494d8cdae1b9324d1d83793 -o json"])
     def status(cluster: ClusterOpt, kubeconfig: KubeconfigOpt = None, context: ContextOpt = None,
                allow_partial: AllowPartialOpt = False) -> None:
         """Show the addon, the logstore and its retention, node coverage, alerts and the newest event.

@@ -163,6 +163,7 @@ ROLES = [
 CI_TIMES = ((10, 0), (16, 0))          # local time of the weekday deploy pipeline
 INTRUSION_DAYS_AGO = 2
 INTRUSION_TIME = (3, 7)
+INTRUSION_IDS_SEED = "sandbox intrusion"
 
 
 @dataclass(frozen=True, order=True)
@@ -242,8 +243,11 @@ def play_session(cluster: dict[str, Any], planned: PlannedSession, pids: PidAllo
     pods = sorted((p for p in cluster["pods"] if p["labels"].get("app") == scenario.app), key=lambda p: p["name"])
     # The intruder's shell landed on the first payments-api pod; everyone else picks any replica.
     pod = pods[0] if planned.user is INTRUDER else rng.choice(pods)
+    # The intrusion's ids are the same in every world (any seed, any `now`): the docs and the
+    # commands' help examples name them.
+    ids = random.Random(INTRUSION_IDS_SEED) if planned.user is INTRUDER else rng
     recorder = SessionRecorder(cluster, pod, scenario.container, planned.user, list(scenario.exec_command),
-                               planned.start, rng, stdin=scenario.interactive, tty=scenario.interactive)
+                               planned.start, ids, stdin=scenario.interactive, tty=scenario.interactive)
     player = SessionPlayer(recorder, pod["node_name"], pids, rng, planned.start, scenario.interactive)
     player.start(list(scenario.exec_command), cwd=scenario.cwd, uid=scenario.uid)
     player.play(scenario.script)

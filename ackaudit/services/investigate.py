@@ -7,6 +7,7 @@ The window's end is fixed when a query starts, so events arriving meanwhile cann
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 
 from ackaudit.audit.fields import flatten_event
 from ackaudit.environment import incomplete_retries
-from ackaudit.errors import ApiError, CloudError, NotFoundError
+from ackaudit.errors import ApiError, CloudError, NotFoundError, UsageError
 
 PAGE = 100   # SLS returns at most 100 lines per search page
 
@@ -213,37 +214,125 @@ def follow(source: EventSource, search: str, since: int, *, seen: set[str], inte
         sleep(interval)
 
 
-def find_by(source: EventSource, search: str, from_time: int, to_time: int, what: str,
-            since_text: str, *, allow_partial: bool = False) -> tuple[list[dict[str, Any]], bool]:
+def window_text(from_time: int, to_time: int) -> str:
+    """A search window as people read it: "2026-11-06 00:43 to 2026-12-06 00:43 UTC" (the end is exclusive)."""
+    def fmt(ts: int) -> str:
+        return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+    return f"{fmt(from_time)} to {fmt(to_time)} UTC"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where and when a lookup searched, to name it when nothing is found."""
+    from_time: int
+    to_time: int
+    since_text: str | None = None      # "30d" when the window is --since (or its default)
+
+    def describe(self, source: EventSource) -> str:
+        span = window_text(self.from_time, self.to_time)
+        last = f", the last {self.since_text}" if self.since_text else ""
+        return f"{source.description} ({span}{last})"
+
+
+MIN_PREFIX = 6           # like git's short hashes, long enough to be unique among a month of events
+SHOWN_CANDIDATES = 5
+_PREFIXABLE = re.compile(r"[0-9A-Za-z_.-]+")   # token characters only: a prefix search cannot misparse
+_WHAT = {"traceId": "session", "eventId": "event"}
+
+
+def resolve_id(source: EventSource, key: str, given: str, window: Window, *, required: bool = True) -> str:
+    """The full `key` (traceId or eventId) that `given` names: the id itself, or the one id in the
+    window that starts with it (as git takes a unique prefix of a hash).
+
+    UsageError for a prefix shorter than MIN_PREFIX or shared by several ids (naming a few);
+    NotFoundError naming the window when no id matches, unless `required` is False (then `given`
+    comes back unchanged, for filters that may simply match nothing)."""
+    from ackaudit.audit.query import term
+
+    what = _WHAT.get(key, key)
+    value = given.strip()
+    if not value:
+        raise UsageError(f"the {what} id is empty")
+    if len(value) < MIN_PREFIX:
+        raise UsageError(f"{what} id {value!r} is too short: give at least {MIN_PREFIX} characters of it")
+    search = term(key, value)
+    if _PREFIXABLE.fullmatch(value):
+        search = f"({search} or {key}: {value}*)"
+    sql = (f'{search} | select "{key}" as id, min(__time__) as first, count(1) as events group by "{key}" '
+           f"order by first desc limit {SHOWN_CANDIDATES * 20}")
+    fetcher = Fetcher(source)
+    page = fetcher.complete(sql, window.from_time, window.to_time)
+    if fetcher.partial:
+        raise IncompleteError(f"the search for {what} {value} in {window.describe(source)} could not complete: "
+                              "SLS stayed incomplete after retrying",
+                              hint="retry in a moment, or search a shorter window with --since")
+    found = [(str(r.get("id") or ""), _as_int(r.get("first"))) for r in page.rows]
+    exact = [i for i, _ in found if i == value]
+    if exact:
+        return exact[0]
+    folded = value.lower()
+    candidates = [(i, t) for i, t in found if i.lower().startswith(folded)]
+    if len(candidates) == 1:
+        return candidates[0][0]
+    if not candidates:
+        if not required:
+            return value
+        raise NotFoundError(f"no {what} {value} in {window.describe(source)}", hint=_further_back(source, window))
+    listed = ", ".join(f"{i} ({_short_time(t)})" for i, t in candidates[:SHOWN_CANDIDATES])
+    more = len(candidates) - SHOWN_CANDIDATES
+    tail = f" and {more} more" if more > 0 else ""
+    raise UsageError(f"{what} id {value} is ambiguous: {len(candidates)} {what}s start with it",
+                     hint=f"give more characters; it could be {listed}{tail}")
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(float(value)) if value not in (None, "", "null") else None
+    except ValueError:
+        return None
+
+
+def _short_time(ts: int | None) -> str:
+    if ts is None:
+        return "?"
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _further_back(source: EventSource, window: Window) -> str:
+    if window.since_text is None and not isinstance(source, LogstoreSource):
+        return "check the id: it is not in this file"
+    return "check the id, or look further back with --since (e.g. --since 180d)"
+
+
+def find_by(source: EventSource, search: str, window: Window, what: str,
+            *, allow_partial: bool = False) -> tuple[list[dict[str, Any]], bool]:
     """(every event matching `search` in the window, oldest first; whether the search completed).
-    NotFound (3) only when the
-    search completed and found nothing; an incomplete search is "could not complete" (1), with
-    or without results, unless `allow_partial` accepts the results it did find."""
-    result = run_query(source, search, from_time, to_time, limit=0, oldest_first=True)
+    NotFound (3) only when the search completed and found nothing; an incomplete search is "could
+    not complete" (1), with or without results, unless `allow_partial` accepts the results it did find."""
+    result = run_query(source, search, window.from_time, window.to_time, limit=0, oldest_first=True)
     if result.partial and not (allow_partial and result.events):
         found = f" (found {len(result.events)} events so far)" if result.events else ""
-        raise IncompleteError(f"the search for {what} in {source.description} could not complete: SLS stayed "
+        raise IncompleteError(f"the search for {what} in {window.describe(source)} could not complete: SLS stayed "
                               f"incomplete after retrying{found}",
                               hint="retry in a moment, or search a shorter window with --since"
                                    + (", or accept what was found with --allow-partial" if result.events else ""))
     if not result.events:
-        raise NotFoundError(f"no {what} in {source.description} in the last {since_text}",
-                            hint="look further back with --since (e.g. --since 180d)")
+        raise NotFoundError(f"no {what} in {window.describe(source)}", hint=_further_back(source, window))
     return sorted(result.events, key=sort_key), not result.partial
 
 
-def raw_event(source: EventSource, event_id: str, from_time: int, to_time: int, since_text: str) -> dict[str, Any]:
+def raw_event(source: EventSource, event_id: str, window: Window) -> dict[str, Any]:
     """The raw row of one event (every field, JSON fields still as text)."""
     from ackaudit.audit.query import term
 
-    page = Fetcher(source).complete(term("eventId", event_id), from_time, to_time, line=10)
+    fetcher = Fetcher(source)
+    page = fetcher.complete(term("eventId", event_id), window.from_time, window.to_time, line=10)
     rows = [r for r in page.rows if r.get("eventId") == event_id]
-    if not rows and not page.complete:
-        raise IncompleteError(f"the search for event {event_id} in {source.description} could not complete: "
+    if not rows and (fetcher.partial or not page.complete):
+        raise IncompleteError(f"the search for event {event_id} in {window.describe(source)} could not complete: "
                               "SLS stayed incomplete after retrying", hint="retry in a moment, or search a "
                               "shorter window with --since")
     if not rows:
-        raise NotFoundError(f"no event {event_id} in {source.description} in the last {since_text}",
-                            hint="look further back with --since (e.g. --since 180d)")
+        raise NotFoundError(f"no event {event_id} in {window.describe(source)}", hint=_further_back(source, window))
     return rows[0]
-
