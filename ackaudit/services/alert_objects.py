@@ -104,7 +104,7 @@ def alert_rule(cluster_id: str, project: str, logstore: str, region: str, rule: 
     name = rule_name(cluster_id, rule)
     detail = {
         "name": name, "displayName": rule.display_name[lang], "description": rule.description[lang],
-        "type": "Alert", "state": "Enabled", "status": "ENABLED",
+        "type": "Alert", "status": "ENABLED",
         "schedule": {"type": "FixedRate", "interval": interval, "runImmediately": False, "delay": 0},
         "configuration": {
             "version": "2.0", "type": "default", "dashboard": "internal-alert-analysis",
@@ -122,7 +122,7 @@ def alert_rule(cluster_id: str, project: str, logstore: str, region: str, rule: 
                             {"key": "__drill_down_query__", "value": rule.search}],
             "autoAnnotation": True, "sendResolved": False, "threshold": 1,
             "noDataFire": False, "noDataSeverity": 6,
-            "policyConfiguration": {"useDefault": False, "repeatInterval": interval,
+            "policyConfiguration": {"repeatInterval": interval,
                                     "alertPolicyId": DYNAMIC_ALERT_POLICY, "actionPolicyId": name},
             "templateConfiguration": {},
             "sinkAlerthub": {"enabled": True}, "sinkCms": {"enabled": False},
@@ -134,8 +134,10 @@ def alert_rule(cluster_id: str, project: str, logstore: str, region: str, rule: 
 
 
 # Keys of a rule that are its state, not its definition: `setup` leaves a rule someone disabled
-# disabled, and the service stamps the times.
-RULE_STATE_KEYS = ("state", "status", "createTime", "lastModifiedTime")
+# disabled, and the service stamps the times. Only fields of the official Alert model are sent
+# (`status`, not the deprecated `state`; PolicyConfiguration without `useDefault`), so a rule the
+# service stores is never seen as drift.
+RULE_STATE_KEYS = ("status", "createTime", "lastModifiedTime")
 
 
 def differences(desired: Any, current: Any, path: str = "") -> list[str]:

@@ -150,7 +150,7 @@ class _Account:
                 "action_policy": POLICY_RESOURCE}[kind]
 
     def current(self, kind: str, object_id: str) -> dict[str, Any] | None:
-        """A record (`{"id", "tag", "value", "last_modify_time"}`) or a rule's detail, or None."""
+        """A record (`{"id", "tag", "value", "lastModifyTime"}`) or a rule's detail, or None."""
         key = (kind, object_id)
         if key not in self._seen:
             if kind == "alert_rule":
@@ -301,9 +301,10 @@ def _write(account: _Account, desired: Desired, current: dict[str, Any] | None) 
     else:
         # Whether a rule is enabled is the user's choice (the console toggles it): keep it.
         detail = dict(desired.value)
-        for key in ("state", "status"):
-            if key in current:
-                detail[key] = current[key]
+        if current.get("status"):
+            detail["status"] = current["status"]
+        elif str(current.get("state", "")).lower() == "disabled":   # a service answering the old field only
+            detail["status"] = "DISABLED"
         account.sls.update_alert(account.project, detail)
 
 
@@ -341,7 +342,7 @@ def _state(desired: Desired, current: dict[str, Any] | None) -> ObjectState:
         state.enabled = _rule_enabled(current)
         state.last_modified = _iso(current.get("lastModifiedTime"))
     else:
-        state.last_modified = _iso(current.get("last_modify_time"))
+        state.last_modified = _iso(current.get("lastModifyTime"))
     return state
 
 
