@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ackaudit.services.alert_channels import Channel
+from ackaudit.services.alert_custom import Customisation, annotation, compile_query
 from ackaudit.services.alert_definitions import RuleDefinition, TemplateDefinition
 
 # The webhook-integration resource has two names in the primary sources (cloud-apis §4.5): the
@@ -99,9 +100,10 @@ def action_policy(cluster_id: str, rule: RuleDefinition, channels: list[Channel]
 
 
 def alert_rule(cluster_id: str, project: str, logstore: str, region: str, rule: RuleDefinition, lang: str,
-               schedule: tuple[str, str, str]) -> Desired:
+               schedule: tuple[str, str, str], custom: Customisation | None = None) -> Desired:
     interval, start, end = schedule
     name = rule_name(cluster_id, rule)
+    custom = custom or Customisation()
     detail = {
         "name": name, "displayName": rule.display_name[lang], "description": rule.description[lang],
         "type": "Alert", "status": "ENABLED",
@@ -109,7 +111,7 @@ def alert_rule(cluster_id: str, project: str, logstore: str, region: str, rule: 
         "configuration": {
             "version": "2.0", "type": "default", "dashboard": "internal-alert-analysis",
             "queryList": [{"storeType": "log", "project": project, "store": logstore, "region": region,
-                           "roleArn": "", "query": rule.query, "timeSpanType": "Relative", "start": start,
+                           "roleArn": "", "query": compile_query(rule.query, rule.key, custom), "timeSpanType": "Relative", "start": start,
                            "end": end, "powerSqlMode": "auto", "chartTitle": "", "dashboardId": ""}],
             "groupConfiguration": {"type": "no_group", "fields": []},
             "joinConfigurations": [],
@@ -119,7 +121,7 @@ def alert_rule(cluster_id: str, project: str, logstore: str, region: str, rule: 
             "labels": [{"key": "cluster_id", "value": cluster_id}],
             "annotations": [{"key": "title", "value": rule.display_name[lang]},
                             {"key": "desc", "value": rule.description[lang]},
-                            {"key": "__drill_down_query__", "value": rule.search}],
+                            {"key": "__drill_down_query__", "value": rule.search}, *annotation(custom)],
             "autoAnnotation": True, "sendResolved": False, "threshold": 1,
             "noDataFire": False, "noDataSeverity": 6,
             "policyConfiguration": {"repeatInterval": interval,

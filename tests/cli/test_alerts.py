@@ -284,3 +284,27 @@ def test_disable_remove_alerts_cleans_up_everything_setup_made(set_up, cli, sand
     assert not {EXEC, RISKY} & set(records(sandbox, "sls.alert.action_policy"))
     assert not {ENTER, DANGER} & set(records(sandbox, "sls.alert.content_template"))
     assert_no_secret(run)
+
+
+def test_rules_carry_only_the_official_alert_models_fields(set_up, cli, sandbox, sls_client):
+    for name in (EXEC, RISKY):
+        job = sls_client.get_alert(PROJECT, name).get_entity()
+        assert "state" not in job and job["status"] == "ENABLED"
+        assert set(job["configuration"]["policyConfiguration"]) == {"actionPolicyId", "alertPolicyId",
+                                                                   "repeatInterval"}
+    sls_client.disable_alert(PROJECT, RISKY)
+    assert "state" not in sls_client.get_alert(PROJECT, RISKY).get_entity()
+    again = cli("alerts", "setup", "--cluster", AUDITED_CLUSTER_ID, "-o", "json")
+    assert again.exit_code == 0 and not again.json()["changed"]
+    assert jobs(sandbox)[RISKY]["status"] == "DISABLED"
+
+
+def test_record_times_have_the_official_names_and_snake_case_is_read_too(set_up, cli, sandbox, sls_client):
+    record = sls_client.get_resource_record("sls.alert.content_template", ENTER).get_body()
+    assert isinstance(record["createTime"], int) and isinstance(record["lastModifyTime"], int)
+    assert "create_time" not in record and "last_modify_time" not in record
+    stored = records(sandbox, "sls.alert.content_template")[DANGER]
+    stored["last_modify_time"] = stored.pop("lastModifyTime")
+    stored["create_time"] = stored.pop("createTime")
+    rows = {o["id"]: o for o in cli("alerts", "status", "--cluster", AUDITED_CLUSTER_ID, "-o", "json").json()["objects"]}
+    assert rows[DANGER]["last_modified"] and rows[ENTER]["last_modified"]
