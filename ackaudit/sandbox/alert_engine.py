@@ -23,7 +23,8 @@ at once with `runImmediately`). The setting `alert_clock_speed` divides every in
 1-minute rule runs every second) without changing the query windows, which are real time; a
 window never reaches back before the previous one's end, so an accelerated rule never reports an
 event twice. `alert_ingest_delay` (seconds, added to the rule's `schedule.delay`) leaves time for
-rows still being shipped. `POST /_sandbox/alerts/evaluate` runs rules at once.
+rows still being shipped. `POST /_sandbox/alerts/evaluate` runs rules at once; with the setting
+`alert_schedule` false, only that (and `tick`) runs them.
 """
 
 from __future__ import annotations
@@ -506,6 +507,8 @@ class Scheduler:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.period):
+            if not self.state.settings.get("alert_schedule", True):
+                continue
             try:
                 tick(self.state)
             except Exception:   # one broken rule must not stop the engine

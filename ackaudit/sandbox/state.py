@@ -65,10 +65,11 @@ class SandboxState:
         self.webhook_messages: list[dict[str, Any]] = []
         # task_delay: seconds an addon task stays "running"; fail_install: addon names whose
         # install task fails (for tests of the failure path).
-        # alert_clock_speed divides alert rules' intervals (alert_engine.py); alert_ingest_delay is
+        # alert_schedule runs alert rules in the background; alert_clock_speed divides alert rules' intervals (alert_engine.py); alert_ingest_delay is
         # how long the engine leaves for rows still being shipped.
         self.settings: dict[str, Any] = {"task_delay": 3.0, "fail_install": [], "exec_sleep_cap": 2.0,
-                                         "alert_clock_speed": 1.0, "alert_ingest_delay": 3}
+                                         "alert_schedule": True, "alert_clock_speed": 1.0,
+                                         "alert_ingest_delay": 3}
         # The alert engine's bookkeeping per rule ("<project>/<name>": next run, end of the last window).
         self.alert_runs: dict[str, dict[str, Any]] = {}
         # What the emulated SMS, voice, email and Notification Center sent; kept in memory only.
