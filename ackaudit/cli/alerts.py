@@ -225,7 +225,7 @@ def test(
     if failed:
         first = failed[0]
         code = f"{first.code}: " if first.code else ""
-        raise AckAuditError(f"the {first.channel} webhook refused the test message: {code}{first.message}",
+        raise AckAuditError(f"{_who(first.channel)} refused the test message: {code}{first.message}",
                             hint=_refusal_hint(first))
 
 
@@ -327,6 +327,12 @@ def _render_test(result: Any) -> None:
                          Column("answer", "ANSWER")])
     if result.ok:
         _output.success("test notification delivered")
+
+
+def _who(channel: str) -> str:
+    from ackaudit.services.alert_channels import CHANNEL_TYPES
+
+    return "the generic webhook" if channel == "webhook" else f"the {CHANNEL_TYPES[channel].label} robot"
 
 
 def _refusal_hint(delivery: Any) -> str:

@@ -16,7 +16,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ackaudit.errors import AckAuditError, PreconditionError, UsageError
-from ackaudit.services.alert_channels import CHANNEL_TYPES, SEED_WEBHOOK_ID, Channel, Delivery, scrub, send
+from ackaudit.services.alert_channels import (
+    CHANNEL_TYPES,
+    SEED_WEBHOOK_ID,
+    Channel,
+    Delivery,
+    scrub,
+    send,
+    url_problem,
+)
 from ackaudit.services.alert_custom import Customisation, stored_in
 from ackaudit.services.alert_definitions import LANGS, SEVERITIES, load_definitions, render
 from ackaudit.services.alert_objects import (
@@ -286,6 +294,12 @@ def require_audit(ctx: ClusterContext, project: str) -> None:
 
 def _channels_or_configured(account: _Account, given: list[Channel], cluster_id: str) -> list[Channel]:
     channels = given or account.configured_channels()
+    for ch in [] if given else channels:
+        problem = url_problem(ch.type, ch.url, allow_any_url=True) if not _hidden(ch.url) else None
+        if problem is not None:
+            raise UsageError(f"the configured {ch.type.label} webhook cannot be used: {problem[0]}",
+                             hint=f"give its URL again: ackaudit alerts setup --cluster {cluster_id} "
+                                  f"--{ch.type.name}-url URL")
     if not channels:
         raise UsageError("no notification channel given and none configured yet",
                          hint=f"ackaudit alerts setup --cluster {cluster_id} --dingtalk-url URL "

@@ -308,3 +308,47 @@ def test_record_times_have_the_official_names_and_snake_case_is_read_too(set_up,
     stored["create_time"] = stored.pop("createTime")
     rows = {o["id"]: o for o in cli("alerts", "status", "--cluster", AUDITED_CLUSTER_ID, "-o", "json").json()["objects"]}
     assert rows[DANGER]["last_modified"] and rows[ENTER]["last_modified"]
+
+
+@pytest.mark.parametrize("option, url, says", [
+    ("--dingtalk-url", "https://oapi.dingtalk.com:99999/robot/send?access_token=x", "not a valid URL"),
+    ("--dingtalk-url", "https://oapi.dingtalk.com/robot/send?access_token=...", "placeholder"),
+    ("--slack-url", "https://hooks.slack.com/services/...", "placeholder"),
+    ("--webhook-url", "http://example.com/hooks/alerts", "must use https"),
+    ("--dingtalk-url", "https://oapi.dingtalk.com/robot/send", "has no access_token"),
+])
+def test_webhook_urls_follow_one_rule_set_before_anything_is_written(cli, sandbox, option, url, says):
+    for command in ("setup", "plan", "test"):
+        run = cli("alerts", command, "--cluster", AUDITED_CLUSTER_ID, option, url)
+        assert run.exit_code == 2 and says in run.stderr, (command, run.stderr)
+        assert "Traceback" not in run.stderr
+    assert jobs(sandbox) == {} and records(sandbox, "sls.alert.action_webhook") == {}
+
+
+def test_a_generic_webhooks_secret_path_is_masked_like_any_token(cli, sandbox):
+    url = f"{sandbox.url}/webhook/{TOKEN.lower()}"
+    run = cli("alerts", "setup", "--cluster", AUDITED_CLUSTER_ID, "--webhook-url", url, "--allow-any-url")
+    assert run.exit_code == 0, run.stderr
+    assert TOKEN.lower() not in run.stdout + run.stderr and "/webhook/t0…42" in run.stderr
+
+
+def test_a_stored_malformed_webhook_does_not_crash_later_commands(set_up, cli, sandbox):
+    hook = records(sandbox, "sls.alert.action_webhook")[WEBHOOK_ID]
+    hook["value"] = json.dumps({**value(hook), "url": f"https://oapi.dingtalk.com:99999/robot/send?access_token={TOKEN}"})
+    status = cli("alerts", "status", "--cluster", AUDITED_CLUSTER_ID)
+    assert status.exit_code == 0 and "Traceback" not in status.stderr
+    test = cli("alerts", "test", "--cluster", AUDITED_CLUSTER_ID)
+    assert test.exit_code == 1 and "the DingTalk robot refused" in test.stderr and "not a valid URL" in test.stderr
+    setup = cli("alerts", "setup", "--cluster", AUDITED_CLUSTER_ID)
+    assert setup.exit_code == 2 and "--dingtalk-url URL" in setup.stderr
+    removed = cli("alerts", "remove", "--cluster", AUDITED_CLUSTER_ID, "--yes")
+    assert removed.exit_code == 0, removed.stderr
+    assert_no_secret(status, test, setup, removed)
+
+
+def test_the_generic_webhooks_refusal_reads_well(cli, sandbox):
+    url = f"{sandbox.url}/webhook/{TOKEN}"
+    register_robot(sandbox.state, "webhook", TOKEN)
+    run = cli("alerts", "test", "--cluster", AUDITED_CLUSTER_ID, "--webhook-url", "http://127.0.0.1:9/webhook/x",
+              "--allow-any-url")
+    assert run.exit_code == 1 and "webhook webhook" not in run.stderr and url not in run.stderr

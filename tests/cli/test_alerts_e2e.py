@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import hmac
+
 import pytest
 from conftest import AUDITED_CLUSTER_ID
 
