@@ -352,3 +352,39 @@ def test_the_generic_webhooks_refusal_reads_well(cli, sandbox):
     run = cli("alerts", "test", "--cluster", AUDITED_CLUSTER_ID, "--webhook-url", "http://127.0.0.1:9/webhook/x",
               "--allow-any-url")
     assert run.exit_code == 1 and "webhook webhook" not in run.stderr and url not in run.stderr
+
+
+def test_risky_list_and_exclusions_compile_into_the_queries_safely_and_plan_shows_the_diff(
+        set_up, cli, sandbox, tmp_path):
+    risky = tmp_path / "risky.txt"
+    risky.write_text("# ours\nterraform\nrm\n")
+    exclude = tmp_path / "exclude.yaml"
+    exclude.write_text('users: [ci-bot, \'x" or *\']\nnamespaces: [monitoring]\npods: [healthcheck-*]\n'
+                       'programs: [curl]\n')
+    plan = cli("alerts", "plan", "--cluster", AUDITED_CLUSTER_ID, "--risky-programs", str(risky), "--add-risky",
+               "--exclude", str(exclude), "-o", "json")
+    assert plan.exit_code == 0, plan.stderr
+    notes = {o["id"]: o["note"] for o in plan.json()["objects"] if o["kind"] == "alert_rule"}
+    assert "+ 'terraform'" in notes[RISKY] and '+ not (k8s.user.username: "ci-bot"' in notes[RISKY]
+    assert jobs(sandbox)[RISKY]["configuration"]["queryList"][0]["query"] == SEED_RISKY_QUERY   # plan changed nothing
+    run = cli("alerts", "setup", "--cluster", AUDITED_CLUSTER_ID, "--risky-programs", str(risky), "--add-risky",
+              "--exclude", str(exclude))
+    assert run.exit_code == 0, run.stderr
+    exec_query = jobs(sandbox)[EXEC]["configuration"]["queryList"][0]["query"]
+    risky_query = jobs(sandbox)[RISKY]["configuration"]["queryList"][0]["query"]
+    assert exec_query.startswith('kind: Kubernetes and kubeObject.operation.kind: PodExec and not (')
+    # The hostile user name goes through the engine's own quoting: one literal phrase.
+    from ackaudit.audit.query import term
+    from ackaudit.engine.search import parse_search
+
+    assert term("k8s.user.username", 'x" or *') in exec_query and "k8s.pod.name: healthcheck-*" in exec_query
+    assert "Wildcard" not in repr(parse_search(term("k8s.user.username", 'x" or *')))
+    assert 'process.name: "curl"' in risky_query and 'process.name: "curl"' not in exec_query
+    assert "'terraform'" in risky_query and "'gem'" in risky_query
+    # Kept by a later setup without the options; a bad file is refused before anything changes.
+    assert not cli("alerts", "setup", "--cluster", AUDITED_CLUSTER_ID, "-o", "json").json()["changed"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pods: ['web-* or *']\n")
+    refused = cli("alerts", "setup", "--cluster", AUDITED_CLUSTER_ID, "--exclude", str(bad))
+    assert refused.exit_code == 2 and "not a pod name or prefix" in refused.stderr
+    assert jobs(sandbox)[EXEC]["configuration"]["queryList"][0]["query"] == exec_query
