@@ -131,8 +131,8 @@ def test_a_malformed_rule_is_refused(changes, problem):
 
 
 def test_differences_look_only_at_what_ackaudit_sets():
-    desired = {"name": "r", "state": "Enabled", "configuration": {"queryList": [{"query": "a"}], "threshold": 1}}
-    current = {"name": "r", "state": "Disabled", "createTime": 1, "extra": True,
+    desired = {"name": "r", "status": "ENABLED", "configuration": {"queryList": [{"query": "a"}], "threshold": 1}}
+    current = {"name": "r", "status": "DISABLED", "createTime": 1, "extra": True,
                "configuration": {"queryList": [{"query": "a", "added": 1}], "threshold": 1, "muteUntil": 0}}
     assert differences(desired, current) == []
     current["configuration"]["queryList"][0]["query"] = "b"

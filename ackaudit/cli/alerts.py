@@ -7,7 +7,7 @@ import typer
 from ackaudit.cli import _output
 from ackaudit.cli._context import cloud
 from ackaudit.cli._globals import command
-from ackaudit.cli._options import ClusterOpt, DryRunOpt, YesOpt
+from ackaudit.cli._options import ClusterOpt, DryRunOpt, SinceOpt, YesOpt
 from ackaudit.errors import shown
 
 app = typer.Typer(help="Provision, check, test and remove the audit alert rules and their webhook.",
@@ -44,6 +44,15 @@ WebhookUrlOpt = Annotated[str | None, _url_option(
     "--webhook-url", "Generic webhook URL: receives a JSON {\"title\", \"text\"} per notification.")]
 AllowAnyUrlOpt = Annotated[bool, typer.Option(
     "--allow-any-url", help="Accept robot URLs on other hosts or over http (a proxy, a test endpoint, the sandbox).")]
+RiskyOpt = Annotated[str | None, typer.Option(
+    "--risky-programs", metavar="FILE", show_default=False,
+    help="Replace the guide's 29 risky programs with these (one name per line, # comments).")]
+AddRiskyOpt = Annotated[bool, typer.Option(
+    "--add-risky", help="With --risky-programs: add the file's programs to the guide's 29 instead of replacing them.")]
+ExcludeOpt = Annotated[str | None, typer.Option(
+    "--exclude", metavar="FILE", show_default=False,
+    help="Expected activity to leave out of both rules: a YAML/JSON mapping of users, namespaces, pods "
+         "(names or prefixes ending in *) and programs (the risky-program rule) to lists.")]
 
 
 def _channels(allow_any_url: bool, *, dingtalk_url: str | None = None, dingtalk_secret: str | None = None,
@@ -58,6 +67,16 @@ def _channels(allow_any_url: bool, *, dingtalk_url: str | None = None, dingtalk_
         if secret is not None and url is None:
             raise UsageError(f"--{name}-secret needs --{name}-url")
     return [channel(name, url, secret, allow_any_url=allow_any_url) for name, url, secret in given if url]
+
+
+def _custom(risky_programs: str | None, add_risky: bool, exclude: str | None) -> Any:
+    """What setup does with the rules' customisation: keep it, or apply the files given."""
+    from ackaudit.services.alert_custom import customisation
+
+    if risky_programs is None and exclude is None and not add_risky:
+        return None
+    customisation(risky_programs, add_risky, exclude, None)   # check the files before anything else
+    return lambda stored: customisation(risky_programs, add_risky, exclude, stored)
 
 
 def _context(cluster: str) -> Any:
@@ -82,21 +101,26 @@ def setup(
     webhook_url: WebhookUrlOpt = None,
     lang: LangOpt = "zh",
     allow_any_url: AllowAnyUrlOpt = False,
+    risky_programs: RiskyOpt = None,
+    add_risky: AddRiskyOpt = False,
+    exclude: ExcludeOpt = None,
     dry_run: DryRunOpt = False,
 ) -> None:
     """Create (or bring up to date) the webhook, the two templates, the action policies and the two alert
     rules of ACK's audit guide: someone entered a container (Report), a risky program ran (Medium).
 
     Objects that already match are left alone: a second run changes nothing. Without a channel option,
-    the channels an earlier setup configured are kept. The webhooks and templates belong to the account
-    and are shared by every cluster's alerts; the action policies and rules belong to this cluster.
+    the channels an earlier setup configured are kept, and so are the risky list and exclusions. The
+    webhooks and templates belong to the account and are shared by every cluster's alerts; the action
+    policies and rules belong to this cluster.
     """
     from ackaudit.services.alerting import setup as run_setup
 
     channels = _channels(allow_any_url, dingtalk_url=dingtalk_url, dingtalk_secret=dingtalk_secret,
                          wecom_url=wecom_url, lark_url=lark_url, lark_secret=lark_secret, slack_url=slack_url,
                          webhook_url=webhook_url)
-    result = run_setup(_context(cluster), channels, lang, dry_run=dry_run)
+    custom = _custom(risky_programs, add_risky, exclude)
+    result = run_setup(_context(cluster), channels, lang, dry_run=dry_run, custom=custom)
     _output.emit(result.to_json(), human=lambda _: _render_setup(result))
 
 
@@ -113,14 +137,19 @@ def plan(
     webhook_url: WebhookUrlOpt = None,
     lang: LangOpt = "zh",
     allow_any_url: AllowAnyUrlOpt = False,
+    risky_programs: RiskyOpt = None,
+    add_risky: AddRiskyOpt = False,
+    exclude: ExcludeOpt = None,
 ) -> None:
-    """Show what `alerts setup` would create or change, without changing anything (as setup --dry-run)."""
+    """Show what `alerts setup` would create or change, without changing anything (as setup --dry-run);
+    for a rule's query, the terms it would remove (-) and add (+)."""
     from ackaudit.services.alerting import setup as run_setup
 
     channels = _channels(allow_any_url, dingtalk_url=dingtalk_url, dingtalk_secret=dingtalk_secret,
                          wecom_url=wecom_url, lark_url=lark_url, lark_secret=lark_secret, slack_url=slack_url,
                          webhook_url=webhook_url)
-    result = run_setup(_context(cluster), channels, lang, dry_run=True)
+    custom = _custom(risky_programs, add_risky, exclude)
+    result = run_setup(_context(cluster), channels, lang, dry_run=True, custom=custom)
     _output.emit(result.to_json(), human=lambda _: _render_setup(result))
 
 
@@ -142,9 +171,20 @@ def status(cluster: ClusterOpt) -> None:
                      f"`ackaudit alerts plan --cluster {cluster}` shows how, `alerts setup` repairs them")
 
 
+E2EOpt = Annotated[bool, typer.Option(
+    "--e2e", help="Prove the whole path instead: exec a harmless canary in a pod, then wait until the audit "
+                  "event, both rules firing and their notifications show up, with each step's latency.")]
+PodOpt = Annotated[str | None, typer.Option(
+    "--pod", metavar="NAMESPACE/NAME", show_default=False,
+    help="With --e2e: the pod to run the canary in (default: the first running pod outside kube-system).")]
+TimeoutOpt = Annotated[float, typer.Option(
+    "--timeout", min=1, help="With --e2e: seconds to wait for the audit event and the rules (they run every minute).")]
+
+
 @command(app, "test", examples=["ackaudit alerts test --cluster cab2c17507494d8cdae1b9324d1d83793",
                                 "ackaudit alerts test --cluster cab2c17507494d8cdae1b9324d1d83793 --dingtalk-url 'https://oapi.dingtalk.com/robot/send?access_token=6f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8' "
-                                "--dingtalk-secret SEC0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"])
+                                "--dingtalk-secret SEC0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                                "ackaudit alerts test --cluster cab2c17507494d8cdae1b9324d1d83793 --e2e --pod payments/payments-api-hpsrdhdvdm-6mqbh"])
 def test(
     cluster: ClusterOpt,
     dingtalk_url: DingTalkUrlOpt = None,
@@ -156,11 +196,23 @@ def test(
     webhook_url: WebhookUrlOpt = None,
     lang: LangOpt = "zh",
     allow_any_url: AllowAnyUrlOpt = False,
+    e2e: E2EOpt = False,
+    pod: PodOpt = None,
+    timeout: TimeoutOpt = 180.0,
 ) -> None:
     """Send one test notification straight to the configured webhooks (or to the one given) and show
-    each robot's answer. Exits 1 when a robot refuses it (a bad signature, a missing keyword...)."""
+    each robot's answer. Exits 1 when a robot refuses it (a bad signature, a missing keyword...).
+
+    With --e2e, test the real thing: a canary exec (`touch a.txt && rm a.txt` in a directory of its
+    own under /tmp), its audit event, both rules firing for it (read from the SLS alert history, matched
+    by the canary's traceId) and their notifications. Exits 1 naming the first broken link."""
     from ackaudit.errors import AckAuditError
     from ackaudit.services.alerting import send_test
+
+    if e2e:
+        return _run_e2e(cluster, pod, timeout)
+    if pod is not None:
+        raise typer.BadParameter("--pod goes with --e2e")
 
     channels = _channels(allow_any_url, dingtalk_url=dingtalk_url, dingtalk_secret=dingtalk_secret,
                          wecom_url=wecom_url, lark_url=lark_url, lark_secret=lark_secret, slack_url=slack_url,
@@ -175,8 +227,37 @@ def test(
     if failed:
         first = failed[0]
         code = f"{first.code}: " if first.code else ""
-        raise AckAuditError(f"the {first.channel} webhook refused the test message: {code}{first.message}",
+        raise AckAuditError(f"{_who(first.channel)} refused the test message: {code}{first.message}",
                             hint=_refusal_hint(first))
+
+
+def _run_e2e(cluster: str, pod: str | None, timeout: float) -> None:
+    from ackaudit.errors import AckAuditError
+    from ackaudit.services.alert_e2e import run
+    from ackaudit.services.waiting import poll_interval
+
+    with _output.progress("testing the alert path end to end") as update:
+        result = run(_context(cluster), pod=pod, timeout=timeout, poll=min(max(poll_interval(), 0.25), 5.0), progress=update)
+    _output.emit(result.to_json(), rows=[s.to_json() for s in result.steps], human=lambda _: _render_e2e(result))
+    broken = result.broken
+    if broken is not None:
+        raise AckAuditError(f"{broken.name}: {broken.detail}", hint=broken.hint)
+
+
+@command(app, "history", examples=["ackaudit alerts history --cluster cab2c17507494d8cdae1b9324d1d83793",
+                                   "ackaudit alerts history --cluster cab2c17507494d8cdae1b9324d1d83793 --since 7d -o json"])
+def history(cluster: ClusterOpt, since: SinceOpt = None) -> None:
+    """What this cluster's alert rules did: each evaluation in the SLS alert history, whether it fired,
+    how many results it had, and whether its notification went out (default: the last 24 hours)."""
+    import time
+
+    from ackaudit.audit.timeparse import window
+    from ackaudit.services.alert_history import read
+
+    start, end = window(since=since, from_=None, to=None, default="24h", now=time.time())
+    result = read(_context(cluster), start, end + 1)
+    _output.emit(result.to_json(), rows=[e.to_json() for e in result.evaluations],
+                 human=lambda _: _render_history(result))
 
 
 @command(app, "remove", examples=["ackaudit alerts remove --cluster cab2c17507494d8cdae1b9324d1d83793 --yes",
@@ -216,6 +297,9 @@ def _render_setup(result: Any) -> None:
     _output.info(f"channels: {channels}")
     _output.table(_rows(result.objects), [Column("kind", "KIND"), Column("id", "ID"),
                                           Column("action", "ACTION"), Column("changes", "CHANGES")])
+    for o in result.objects:
+        if o.note and o.action != "unchanged":
+            _output.info(f"{o.id}: {o.note}")
     counts = {a: sum(o.action == a for o in result.objects) for a in ("create", "update")}
     if not result.changed:
         _output.success("unchanged: everything already matches")
@@ -247,11 +331,42 @@ def _render_test(result: Any) -> None:
         _output.success("test notification delivered")
 
 
+def _who(channel: str) -> str:
+    from ackaudit.services.alert_channels import CHANNEL_TYPES
+
+    return "the generic webhook" if channel == "webhook" else f"the {CHANNEL_TYPES[channel].label} robot"
+
+
 def _refusal_hint(delivery: Any) -> str:
     if delivery.channel == "dingtalk" and delivery.code == "310000":
         return ("check the robot's security settings: the signing secret (--dingtalk-secret), the keyword "
                 "(notifications contain \"Kubernetes\"), or the IP allow-list")
     return "check the URL and the robot's security settings, then rerun alerts setup with the right values"
+
+
+def _render_e2e(result: Any) -> None:
+    from ackaudit.cli._output import Column
+
+    rows = [{**s.to_json(), "result": "ok" if s.ok else "FAILED",
+             "latency": "" if s.seconds is None else f"{s.seconds:.1f}s"} for s in result.steps]
+    _output.info(f"canary in {result.pod}" + (f", traceId {result.trace_id}" if result.trace_id else ""))
+    _output.table(rows, [Column("name", "STEP"), Column("result", "RESULT"), Column("latency", "AFTER EXEC"),
+                         Column("detail", "DETAIL")])
+    if result.ok:
+        _output.success("the alert path works: both rules fired for the canary and notified")
+
+
+def _render_history(result: Any) -> None:
+    from ackaudit.cli._output import Column
+
+    if result.note:
+        _output.info(result.note)
+    rows = [{**e.to_json(), "fired": "yes" if e.fired else "no"} for e in result.evaluations]
+    _output.table(rows, [Column("time", "TIME"), Column("rule", "RULE"), Column("fired", "FIRED"),
+                         Column("results", "RESULTS"), Column("notify_status", "NOTIFICATION"),
+                         Column("reason", "REASON")])
+    _output.info(f"{sum(e.fired for e in result.evaluations)} firings in {len(result.evaluations)} evaluations "
+                 f"({result.project}/{result.logstore})")
 
 
 def _render_remove(result: Any) -> None:

@@ -150,6 +150,35 @@ class KubeClient:
                            dict(item.metadata.labels or {})))
         return out
 
+    def list_all_pods(self) -> list[Pod]:
+        items = self._call("ListPods", lambda: self._core().list_pod_for_all_namespaces(
+            _request_timeout=self._timeout)).items
+        out = []
+        for item in items:
+            conditions = {c.type: c.status for c in (item.status.conditions or [])}
+            out.append(Pod(item.metadata.namespace, item.metadata.name, item.spec.node_name,
+                           item.status.phase or "", conditions.get("Ready") == "True",
+                           dict(item.metadata.labels or {})))
+        return out
+
+    def exec(self, namespace: str, name: str, command: list[str], *, container: str | None = None,
+             timeout: float = 30) -> tuple[str, int | None]:
+        """Run `command` in the pod without a terminal or stdin: (stdout and stderr, exit code)."""
+        from kubernetes.stream import stream
+
+        def run() -> tuple[str, int | None]:
+            kwargs = {"container": container} if container else {}
+            resp = stream(self._core().connect_get_namespaced_pod_exec, name, namespace, command=command,
+                          stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False, **kwargs)
+            try:
+                resp.run_forever(timeout=timeout)
+                code = resp.returncode   # before read_all(), which forgets the status channel
+                return resp.read_all(), code
+            finally:
+                resp.close()
+
+        return self._call("ExecPod", run)
+
     def read_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
         try:
             cm = self._call("ReadConfigMap",

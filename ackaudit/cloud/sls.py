@@ -200,7 +200,7 @@ class SlsClient:
         return True
 
     def get_record(self, resource: str, record_id: str) -> dict[str, Any] | None:
-        """`{"id", "tag", "value" (decoded), "last_modify_time"}`, or None when absent."""
+        """`{"id", "tag", "value" (decoded), "createTime", "lastModifyTime"}`, or None when absent."""
         try:
             body = self.call("GetResourceRecord", "get_resource_record", resource, record_id).get_body()
         except ApiError as exc:
@@ -292,7 +292,10 @@ def _text(value: str | bytes) -> str:
 
 
 def _record(raw: dict[str, Any]) -> dict[str, Any]:
-    """A resource record with its value decoded (it travels as a JSON string)."""
+    """A resource record with its value decoded (it travels as a JSON string).
+
+    The official model names the times `createTime` and `lastModifyTime`; the snake_case form some
+    SDK examples show is read too."""
     value = raw.get("value")
     if isinstance(value, str):
         try:
@@ -300,7 +303,8 @@ def _record(raw: dict[str, Any]) -> dict[str, Any]:
         except ValueError:
             value = None
     return {"id": raw.get("id"), "tag": raw.get("tag"), "value": value if isinstance(value, dict) else None,
-            "last_modify_time": raw.get("last_modify_time")}
+            "createTime": raw.get("createTime", raw.get("create_time")),
+            "lastModifyTime": raw.get("lastModifyTime", raw.get("last_modify_time"))}
 
 
 def _retryable(exc: ApiError | ConnectError) -> bool:

@@ -207,6 +207,7 @@ class SandboxServer:
         handler = type("BoundHandler", (_Handler,), {"sandbox": self})
         self._httpd = _Httpd((host, port), handler)
         self._thread: threading.Thread | None = None
+        self._alerts: Any = None
         state.server_url = self.url
 
     @property
@@ -229,9 +230,15 @@ class SandboxServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="ackaudit-sandbox", daemon=True)
         self._thread.start()
+        from ackaudit.sandbox.alert_engine import Scheduler
+
+        self._alerts = Scheduler(self.state).start()
         return self
 
     def serve_forever(self) -> None:
+        from ackaudit.sandbox.alert_engine import Scheduler
+
+        self._alerts = Scheduler(self.state).start()
         try:
             self._httpd.serve_forever()
         finally:
@@ -239,6 +246,9 @@ class SandboxServer:
 
     def stop(self) -> None:
         self._httpd.stopping = True
+        if self._alerts is not None:
+            self._alerts.stop()
+            self._alerts = None
         self._httpd.shutdown()
         self._httpd.server_close()
         self._httpd.wait_idle(timeout=5)
@@ -386,6 +396,17 @@ class SandboxServer:
                 return Response.json({"requests": self.recent_requests()})
             if route == ("PUT", "/_sandbox/settings"):
                 return self._put_settings(req.json())
+            if route == ("POST", "/_sandbox/alerts/evaluate"):
+                from ackaudit.sandbox import alert_engine
+
+                body = req.json() or {}
+                if not isinstance(body, dict):
+                    raise ValueError("a JSON object: {project?, name?}")
+                return Response.json({"evaluations": alert_engine.evaluate_now(
+                    self.state, body.get("project"), body.get("name"))})
+            if route == ("GET", "/_sandbox/alerts/notifications"):
+                with self.state.lock:
+                    return Response.json({"notifications": list(self.state.alert_notifications)})
             if req.path.startswith("/_sandbox/webhooks"):
                 resp = webhooks.admin(self.state, req)
                 if resp is not None:

@@ -56,7 +56,7 @@ def create_job(call: Call) -> Response:
     if job["name"] in jobs:
         raise SlsError(400, "JobAlreadyExist", f"job {job['name']} already exists")
     stamp = now_s()
-    job.setdefault("status", "DISABLED" if job.get("state") == "Disabled" else "ENABLED")
+    job.setdefault("status", "ENABLED")
     jobs[job["name"]] = {**job, "createTime": stamp, "lastModifiedTime": stamp}
     return ok()
 
@@ -79,8 +79,7 @@ def _toggle_job(call: Call, action: str) -> Response:
     if action not in ("enable", "disable"):
         raise SlsError(400, "ParameterInvalid", f"action must be enable or disable: {action}")
     job = _job(call)
-    job["state"] = "Enabled" if action == "enable" else "Disabled"
-    job["status"] = job["state"].upper()
+    job["status"] = "ENABLED" if action == "enable" else "DISABLED"
     job["lastModifiedTime"] = now_s()
     return ok()
 
@@ -166,7 +165,7 @@ def ensure_builtin_resources(state: SandboxState) -> None:
     for name in BUILTIN_RESOURCES:
         if name not in state.resources:
             state.resources[name] = {"name": name, "type": "system", "description": "", "records": {},
-                                     "create_time": 0, "last_modify_time": 0}
+                                     "createTime": 0, "lastModifyTime": 0}
 
 
 def _resource(call: Call) -> dict[str, Any]:
@@ -182,8 +181,8 @@ def _resource_view(resource: dict[str, Any]) -> dict[str, Any]:
     return {"name": resource["name"], "type": resource.get("type", ""),
             "description": resource.get("description", ""),
             "schema": resource.get("schema") or json.dumps({"schema": []}), "acl": resource.get("acl") or "{}",
-            "extInfo": resource.get("extInfo", ""), "create_time": resource.get("create_time", 0),
-            "last_modify_time": resource.get("last_modify_time", 0)}
+            "extInfo": resource.get("extInfo", ""), "createTime": resource.get("createTime", 0),
+            "lastModifyTime": resource.get("lastModifyTime", 0)}
 
 
 def create_resource(call: Call) -> Response:
@@ -198,7 +197,7 @@ def create_resource(call: Call) -> Response:
     call.state.resources[name] = {"name": name, "type": kind, "description": body.get("description", ""),
                                   "schema": body.get("schema"), "acl": body.get("acl"),
                                   "extInfo": body.get("extInfo", ""), "records": {},
-                                  "create_time": stamp, "last_modify_time": stamp}
+                                  "createTime": stamp, "lastModifyTime": stamp}
     return ok()
 
 
@@ -208,7 +207,7 @@ def update_resource(call: Call) -> Response:
     for key in ("description", "schema", "extInfo", "acl"):
         if key in body:
             resource[key] = body[key]
-    resource["last_modify_time"] = now_s()
+    resource["lastModifyTime"] = now_s()
     return ok()
 
 
@@ -248,8 +247,8 @@ def _record_fields(data: dict[str, Any]) -> dict[str, Any]:
 def _put_record(resource: dict[str, Any], record_id: str, fields: dict[str, Any]) -> None:
     records = resource.setdefault("records", {})
     stamp = now_s()
-    created = records.get(record_id, {}).get("create_time", stamp)
-    records[record_id] = {"id": record_id, **fields, "create_time": created, "last_modify_time": stamp}
+    created = records.get(record_id, {}).get("createTime", stamp)
+    records[record_id] = {"id": record_id, **fields, "createTime": created, "lastModifyTime": stamp}
 
 
 def create_record(call: Call) -> Response:

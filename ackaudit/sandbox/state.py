@@ -29,6 +29,7 @@ projects[name] = {"projectName", "region", "description", "createTime",
                   "jobs": {name: job}, "dashboards": {name: dashboard}}
 resources[name] = {"name", "type", "description", "records": {record_id: record}}
 robots["<kind>:<token>"] = {"kind", "token", "secret", "keywords": [...]}   # chat robots (webhooks.py)
+alert_runs["<project>/<rule>"] = {"created", "next_run", "last_to", "consecutive"}   # alert_engine.py
 webhook_messages = [{"time", "kind", "token", "status", "accepted", "answer", "body"}]   # not persisted
 """
 
@@ -47,7 +48,7 @@ SANDBOX_ACCESS_KEY_ID = "sandbox"
 SANDBOX_ACCESS_KEY_SECRET = "sandbox"
 SANDBOX_ACCOUNT_ID = "1380000000000001"   # the emulated Alibaba Cloud account (aliuid)
 
-_PERSISTED = ("clusters", "tasks", "projects", "resources", "robots", "settings", "meta")
+_PERSISTED = ("clusters", "tasks", "projects", "resources", "robots", "settings", "meta", "alert_runs")
 
 
 class SandboxState:
@@ -67,7 +68,15 @@ class SandboxState:
         self.webhook_messages: list[dict[str, Any]] = []
         # task_delay: seconds an addon task stays "running"; fail_install: addon names whose
         # install task fails (for tests of the failure path).
-        self.settings: dict[str, Any] = {"task_delay": 3.0, "fail_install": [], "exec_sleep_cap": 2.0}
+        # alert_schedule runs alert rules in the background; alert_clock_speed divides alert rules' intervals (alert_engine.py); alert_ingest_delay is
+        # how long the engine leaves for rows still being shipped.
+        self.settings: dict[str, Any] = {"task_delay": 3.0, "fail_install": [], "exec_sleep_cap": 2.0,
+                                         "alert_schedule": True, "alert_clock_speed": 1.0,
+                                         "alert_ingest_delay": 3}
+        # The alert engine's bookkeeping per rule ("<project>/<name>": next run, end of the last window).
+        self.alert_runs: dict[str, dict[str, Any]] = {}
+        # What the emulated SMS, voice, email and Notification Center sent; kept in memory only.
+        self.alert_notifications: list[dict[str, Any]] = []
         self.meta: dict[str, Any] = {"created": time.time(), "seed": None}
         self._events = None
         # Set by the server when it starts: the base URL kubeconfigs point at (not persisted).
@@ -113,6 +122,8 @@ class SandboxState:
         for k in _PERSISTED:
             if k in data:
                 setattr(state, k, data[k])
+        # A world saved by an older version lacks the newer settings.
+        state.settings = {**cls().settings, **state.settings}
         return state
 
     def close(self) -> None:

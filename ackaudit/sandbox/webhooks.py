@@ -14,7 +14,8 @@ no security settings, so a made-up URL works. Each robot validates its payload (
 required fields, size limits, 20 messages a minute for DingTalk and WeCom) and answers in its
 service's envelope: DingTalk and WeCom `{"errcode", "errmsg"}`, Lark `{"code", "msg", "data"}`, all
 with HTTP 200; Slack a plain-text `ok` or an error code with HTTP 400. Every message is recorded in
-`state.webhook_messages` (`GET /_sandbox/webhooks`).
+`state.webhook_messages` (`GET /_sandbox/webhooks`), with its query parameters and whether it
+carried a signature.
 
 Error codes: DingTalk 310000 (a security setting refused the message) is documented; the others
 (300001 bad token, 40035 missing or invalid parameter, 43004 wrong Content-Type, 460101 too long,
@@ -89,6 +90,26 @@ def _identify(req: Request) -> tuple[str, str]:
     raise ValueError(f"no robot at {req.path}")
 
 
+def kind_of(path: str) -> str | None:
+    return next((kind for kind, pattern in _PATHS if pattern.match(path)), None)
+
+
+def answer_of(kind: str | None, resp: Response) -> tuple[bool, str]:
+    """(accepted, the robot's answer) from a response in `kind`'s envelope."""
+    text = resp.body.decode("utf-8", "replace")
+    if kind == "slack":
+        return resp.status == 200 and text == "ok", text
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = {}
+    if kind in ("dingtalk", "wecom"):
+        return body.get("errcode") == 0, f"{body.get('errcode')}: {body.get('errmsg')}"
+    if kind == "lark":
+        return body.get("code") == 0, f"{body.get('code')}: {body.get('msg')}"
+    return 200 <= resp.status < 300, str(body.get("error") or resp.status)
+
+
 def handle(state: SandboxState, req: Request) -> Response:
     kind, token = _identify(req)
     robot = state.robots.get(f"{kind}:{token}") or {"kind": kind, "token": token, "secret": None, "keywords": []}
@@ -105,6 +126,8 @@ def handle(state: SandboxState, req: Request) -> Response:
     with state.lock:
         state.webhook_messages.append({"time": now, "kind": kind, "token": token, "status": resp.status,
                                        "accepted": accepted, "answer": answer,
+                                       "signed": bool(req.q("sign") or (isinstance(body, dict) and body.get("sign"))),
+                                       "query": dict(req.query),
                                        "body": body if body is not None else req.body.decode("utf-8", "replace")})
         del state.webhook_messages[:-MESSAGE_LOG_SIZE]
     return resp

@@ -73,7 +73,10 @@ class Channel:
 
 # -- masking ------------------------------------------------------------------------------------
 
-_PLAIN_SEGMENT = re.compile(r"^(?:[a-z]+(?:-[a-z]+)*|v\d+)$")
+# Path words of the robots' documented URLs: the only segments shown; every other segment of any
+# URL (a Lark or Slack token, a generic webhook's secret path) is masked, as every query value is.
+_PUBLIC_SEGMENTS = frozenset({"robot", "send", "cgi-bin", "webhook", "webhooks", "open-apis", "bot", "v1", "v2",
+                              "hook", "hooks", "services", "api"})
 
 
 def mask_value(value: str) -> str:
@@ -82,23 +85,23 @@ def mask_value(value: str) -> str:
 
 def url_tokens(url: str) -> list[str]:
     """The parts of a webhook URL that identify (and so authorise) it: query values, and path
-    segments that are not plain words."""
+    segments that are not public path words."""
     parts = urlsplit(url)
     values = [v for _, v in parse_qsl(parts.query, keep_blank_values=True) if v]
-    values += [s for s in parts.path.split("/") if s and not _PLAIN_SEGMENT.match(s)]
+    values += [s for s in parts.path.split("/") if s and s not in _PUBLIC_SEGMENTS]
     if parts.password:
         values.append(parts.password)
     return values
 
 
 def mask_url(url: str) -> str:
-    """`url` with every token shown as its first and last two characters."""
+    """`url` with every token shown as its first and last two characters, the same rule for every
+    channel; never raises, whatever the URL (a stored one may be malformed)."""
     parts = urlsplit(url)
-    path = "/".join(s if not s or _PLAIN_SEGMENT.match(s) else mask_value(s) for s in parts.path.split("/"))
+    host = parts.netloc.rsplit("@", 1)[-1]   # the host and port as given, never a user:password
+    path = "/".join(s if not s or s in _PUBLIC_SEGMENTS else mask_value(s) for s in parts.path.split("/"))
     query = "&".join(f"{k}={mask_value(v)}" if v else k for k, v in parse_qsl(parts.query, keep_blank_values=True))
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, path, query, ""))
+    return urlunsplit((parts.scheme, host, path, query, ""))
 
 
 def scrub(text: str, secrets: list[str]) -> str:
@@ -111,20 +114,50 @@ def scrub(text: str, secrets: list[str]) -> str:
 
 # -- validation ---------------------------------------------------------------------------------
 
+_PLACEHOLDER = re.compile(r"\.\.\.|…|^<.*>$")
+
+
+def url_problem(kind: ChannelType, url: str, *, allow_any_url: bool = False) -> tuple[str, str | None] | None:
+    """Why `url` cannot be this channel's webhook ((message, hint)), or None. One rule set for every
+    channel, used by setup, plan and test alike, and for URLs read back from SLS."""
+    option = f"--{kind.name}-url"
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        return f"{option} contains spaces or control characters", None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"{option} is not a valid URL ({exc}): {mask_url(url)}", "ports go from 1 to 65535"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{option} must be an https URL, not {mask_url(url)!r}", None
+    if port == 0:
+        return f"{option} has port 0: {mask_url(url)}", "ports go from 1 to 65535"
+    example = f"https://{kind.hosts[0]}{_example_path(kind)}" if kind.hosts else "https://host/path"
+    relax = "pass --allow-any-url for a proxy or a test endpoint"
+    if _PLACEHOLDER.search(parts.path) or any(_PLACEHOLDER.search(v) for _, v in parse_qsl(parts.query)):
+        return (f"{option} still has the documentation's placeholder in it ({mask_url(url)})",
+                f"paste the robot's real URL, like {example}")
+    if not allow_any_url:
+        if parts.scheme != "https":
+            return f"{option} must use https, not {parts.scheme}: {mask_url(url)}", f"{relax} over http"
+        if kind.hosts and (parts.hostname not in kind.hosts or not kind.path.match(parts.path)):
+            return (f"{option} does not look like a {kind.label} robot URL ({mask_url(url)})",
+                    f"expected {example}; {relax}")
+    tokens = [dict(parse_qsl(parts.query)).get(kind.token_param, "")] if kind.token_param else []
+    if kind.name in ("lark", "slack"):
+        tokens = [s for s in parts.path.split("/") if s and s not in _PUBLIC_SEGMENTS]
+    if kind.token_param and not tokens[0]:
+        return f"{option} has no {kind.token_param} (expected {example})", None
+    return None
+
+
 def channel(type_name: str, url: str, secret: str | None = None, *, allow_any_url: bool = False) -> Channel:
     """A checked channel; a malformed URL or secret is a usage error that never echoes them."""
     kind = CHANNEL_TYPES[type_name]
-    option = f"--{kind.name}-url"
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{option} must be an http(s) URL, not {mask_url(url)!r}")
-    if not allow_any_url and kind.hosts:
-        if parts.scheme != "https" or parts.hostname not in kind.hosts or not kind.path.match(parts.path):
-            example = f"https://{kind.hosts[0]}{_example_path(kind)}"
-            raise UsageError(f"{option} does not look like a {kind.label} robot URL ({mask_url(url)})",
-                             hint=f"expected {example}; pass --allow-any-url for a proxy or a test endpoint")
-        if kind.token_param and not dict(parse_qsl(parts.query)).get(kind.token_param):
-            raise UsageError(f"{option} has no {kind.token_param} (expected {_example_path(kind)})")
+    url = url.strip()
+    problem = url_problem(kind, url, allow_any_url=allow_any_url)
+    if problem is not None:
+        raise UsageError(problem[0], hint=problem[1])
     if secret is not None:
         secret = secret.strip()
         if not kind.signed:
@@ -132,7 +165,9 @@ def channel(type_name: str, url: str, secret: str | None = None, *, allow_any_ur
         if kind.name == "dingtalk" and not secret.startswith("SEC"):
             raise UsageError("--dingtalk-secret must be the robot's signing secret, which starts with SEC",
                              hint="DingTalk shows it under the robot's security settings (加签)")
-    return Channel(kind, url.strip(), secret or None)
+        if _PLACEHOLDER.search(secret):
+            raise UsageError(f"--{kind.name}-secret still has the documentation's placeholder in it")
+    return Channel(kind, url, secret or None)
 
 
 def _example_path(kind: ChannelType) -> str:
@@ -218,6 +253,11 @@ def read_answer(kind: str, status: int, body: bytes) -> tuple[bool, str | None, 
     return accepted, None if accepted else str(code if code is not None else status), str(msg)
 
 
+def refused(ch: Channel, message: str) -> Delivery:
+    """A delivery that was never attempted (the stored URL cannot be used)."""
+    return Delivery(ch.type.name, ch.type.webhook_id, mask_url(ch.url), False, None, None, message)
+
+
 def send(ch: Channel, title: str, text: str, *, deliver_to: str | None = None) -> Delivery:
     """Post one message to the robot and report its answer (never raises for the robot's refusal).
 
@@ -230,6 +270,9 @@ def send(ch: Channel, title: str, text: str, *, deliver_to: str | None = None) -
     from ackaudit.cloud import calls
     from ackaudit.errors import ApiError, ConnectError
 
+    problem = url_problem(ch.type, ch.url, allow_any_url=True)
+    if problem is not None:
+        return refused(ch, f"not sent: {problem[0]}")
     url, body = message(ch, title, text)
     if deliver_to:
         target, parts = urlsplit(deliver_to), urlsplit(url)

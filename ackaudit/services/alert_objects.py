@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ackaudit.services.alert_channels import Channel
+from ackaudit.services.alert_custom import Customisation, annotation, compile_query
 from ackaudit.services.alert_definitions import RuleDefinition, TemplateDefinition
 
 # The webhook-integration resource has two names in the primary sources (cloud-apis §4.5): the
@@ -99,17 +100,18 @@ def action_policy(cluster_id: str, rule: RuleDefinition, channels: list[Channel]
 
 
 def alert_rule(cluster_id: str, project: str, logstore: str, region: str, rule: RuleDefinition, lang: str,
-               schedule: tuple[str, str, str]) -> Desired:
+               schedule: tuple[str, str, str], custom: Customisation | None = None) -> Desired:
     interval, start, end = schedule
     name = rule_name(cluster_id, rule)
+    custom = custom or Customisation()
     detail = {
         "name": name, "displayName": rule.display_name[lang], "description": rule.description[lang],
-        "type": "Alert", "state": "Enabled", "status": "ENABLED",
+        "type": "Alert", "status": "ENABLED",
         "schedule": {"type": "FixedRate", "interval": interval, "runImmediately": False, "delay": 0},
         "configuration": {
             "version": "2.0", "type": "default", "dashboard": "internal-alert-analysis",
             "queryList": [{"storeType": "log", "project": project, "store": logstore, "region": region,
-                           "roleArn": "", "query": rule.query, "timeSpanType": "Relative", "start": start,
+                           "roleArn": "", "query": compile_query(rule.query, rule.key, custom), "timeSpanType": "Relative", "start": start,
                            "end": end, "powerSqlMode": "auto", "chartTitle": "", "dashboardId": ""}],
             "groupConfiguration": {"type": "no_group", "fields": []},
             "joinConfigurations": [],
@@ -119,10 +121,10 @@ def alert_rule(cluster_id: str, project: str, logstore: str, region: str, rule: 
             "labels": [{"key": "cluster_id", "value": cluster_id}],
             "annotations": [{"key": "title", "value": rule.display_name[lang]},
                             {"key": "desc", "value": rule.description[lang]},
-                            {"key": "__drill_down_query__", "value": rule.search}],
+                            {"key": "__drill_down_query__", "value": rule.search}, *annotation(custom)],
             "autoAnnotation": True, "sendResolved": False, "threshold": 1,
             "noDataFire": False, "noDataSeverity": 6,
-            "policyConfiguration": {"useDefault": False, "repeatInterval": interval,
+            "policyConfiguration": {"repeatInterval": interval,
                                     "alertPolicyId": DYNAMIC_ALERT_POLICY, "actionPolicyId": name},
             "templateConfiguration": {},
             "sinkAlerthub": {"enabled": True}, "sinkCms": {"enabled": False},
@@ -134,8 +136,10 @@ def alert_rule(cluster_id: str, project: str, logstore: str, region: str, rule: 
 
 
 # Keys of a rule that are its state, not its definition: `setup` leaves a rule someone disabled
-# disabled, and the service stamps the times.
-RULE_STATE_KEYS = ("state", "status", "createTime", "lastModifiedTime")
+# disabled, and the service stamps the times. Only fields of the official Alert model are sent
+# (`status`, not the deprecated `state`; PolicyConfiguration without `useDefault`), so a rule the
+# service stores is never seen as drift.
+RULE_STATE_KEYS = ("status", "createTime", "lastModifiedTime")
 
 
 def differences(desired: Any, current: Any, path: str = "") -> list[str]:

@@ -8,14 +8,24 @@ signing secrets are credentials: every message leaving this module is scrubbed o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from ackaudit.errors import AckAuditError, PreconditionError, UsageError
-from ackaudit.services.alert_channels import CHANNEL_TYPES, SEED_WEBHOOK_ID, Channel, Delivery, scrub, send
+from ackaudit.services.alert_channels import (
+    CHANNEL_TYPES,
+    SEED_WEBHOOK_ID,
+    Channel,
+    Delivery,
+    scrub,
+    send,
+    url_problem,
+)
+from ackaudit.services.alert_custom import Customisation, stored_in
 from ackaudit.services.alert_definitions import LANGS, SEVERITIES, load_definitions, render
 from ackaudit.services.alert_objects import (
     KINDS,
@@ -150,7 +160,7 @@ class _Account:
                 "action_policy": POLICY_RESOURCE}[kind]
 
     def current(self, kind: str, object_id: str) -> dict[str, Any] | None:
-        """A record (`{"id", "tag", "value", "last_modify_time"}`) or a rule's detail, or None."""
+        """A record (`{"id", "tag", "value", "lastModifyTime"}`) or a rule's detail, or None."""
         key = (kind, object_id)
         if key not in self._seen:
             if kind == "alert_rule":
@@ -233,18 +243,46 @@ def _rule_enabled(current: dict[str, Any]) -> bool:
     return str(state).upper() == "ENABLED"
 
 
-def _desired(ctx: ClusterContext, project: str, channels: list[Channel], lang: str) -> list[Desired]:
+def _desired(ctx: ClusterContext, project: str, channels: list[Channel], lang: str,
+             custom: Customisation | None = None) -> list[Desired]:
     defs = load_definitions()
     schedule = (defs.interval, defs.start, defs.end)
     objects = [webhook(ch) for ch in channels]
     objects += [template(t, lang) for t in defs.templates]
     objects += [action_policy(ctx.cluster_id, r, channels, lang) for r in defs.rules]
-    objects += [alert_rule(ctx.cluster_id, project, ctx.logstore, ctx.cloud.region, r, lang, schedule)
+    objects += [alert_rule(ctx.cluster_id, project, ctx.logstore, ctx.cloud.region, r, lang, schedule, custom)
                 for r in defs.rules]
     return objects
 
 
-def _require_audit(ctx: ClusterContext, project: str) -> None:
+def _stored_customisation(account: _Account) -> Customisation | None:
+    """The risky list and exclusions the rules carry (the first rule that exists tells)."""
+    for rule in load_definitions().rules:
+        found = stored_in(account.current("alert_rule", rule_name(account.ctx.cluster_id, rule)))
+        if found is not None:
+            return found
+    return None
+
+
+def _query_diff(desired: Desired, current: dict[str, Any] | None) -> str | None:
+    """What changes in a rule's query, term by term: `- removed`, `+ added`."""
+    if desired.kind != "alert_rule" or current is None:
+        return None
+    try:
+        old = current["configuration"]["queryList"][0]["query"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    new = desired.value["configuration"]["queryList"][0]["query"]
+    if old == new:
+        return None
+    split = re.compile(r" and |, | in \(|\)$| \| ")
+    old_terms, new_terms = [t for t in split.split(old) if t], [t for t in split.split(new) if t]
+    removed = [f"- {t}" for t in old_terms if t not in new_terms]
+    added = [f"+ {t}" for t in new_terms if t not in old_terms]
+    return "query: " + "; ".join(removed + added)
+
+
+def require_audit(ctx: ClusterContext, project: str) -> None:
     ctx.ensure_exists()
     hint = f"enable it first: ackaudit enable --cluster {ctx.cluster_id}"
     if ctx.audit_addon is None:
@@ -256,6 +294,12 @@ def _require_audit(ctx: ClusterContext, project: str) -> None:
 
 def _channels_or_configured(account: _Account, given: list[Channel], cluster_id: str) -> list[Channel]:
     channels = given or account.configured_channels()
+    for ch in [] if given else channels:
+        problem = url_problem(ch.type, ch.url, allow_any_url=True) if not _hidden(ch.url) else None
+        if problem is not None:
+            raise UsageError(f"the configured {ch.type.label} webhook cannot be used: {problem[0]}",
+                             hint=f"give its URL again: ackaudit alerts setup --cluster {cluster_id} "
+                                  f"--{ch.type.name}-url URL")
     if not channels:
         raise UsageError("no notification channel given and none configured yet",
                          hint=f"ackaudit alerts setup --cluster {cluster_id} --dingtalk-url URL "
@@ -265,10 +309,15 @@ def _channels_or_configured(account: _Account, given: list[Channel], cluster_id:
 
 # -- setup / plan -------------------------------------------------------------------------------
 
-def setup(ctx: ClusterContext, channels: list[Channel], lang: str, *, dry_run: bool = False) -> SetupResult:
+CustomChoice = Callable[[Customisation | None], Customisation]
+
+
+def setup(ctx: ClusterContext, channels: list[Channel], lang: str, *, dry_run: bool = False,
+          custom: CustomChoice | None = None) -> SetupResult:
     """Bring every object up to date with the definitions (only describe it with dry_run).
 
-    With no channel given, the channels configured by an earlier setup are kept.
+    With no channel given, the channels configured by an earlier setup are kept; `custom` turns the
+    customisation the rules carry into the one wanted (default: keep it).
     """
     if lang not in LANGS:
         raise UsageError(f"--lang must be one of {', '.join(LANGS)}")
@@ -276,14 +325,17 @@ def setup(ctx: ClusterContext, channels: list[Channel], lang: str, *, dry_run: b
     masker.add(channels)
     with masker.active():
         account = _Account(ctx)
-        _require_audit(ctx, account.project)
+        require_audit(ctx, account.project)
         channels = masker.add(_channels_or_configured(account, channels, ctx.cluster_id))
+        stored = _stored_customisation(account)
+        wanted = custom(stored) if custom is not None else (stored or Customisation())
         plans = []
-        for desired in _desired(ctx, account.project, channels, lang):
+        for desired in _desired(ctx, account.project, channels, lang, wanted):
             current = account.current(desired.kind, desired.id)
             changes = _compare(desired, current) if current is not None else []
             action = "create" if current is None else ("update" if changes else "unchanged")
-            plans.append((desired, current, ObjectState(desired.kind, desired.id, action, changes)))
+            plans.append((desired, current, ObjectState(desired.kind, desired.id, action, changes,
+                                                        note=_query_diff(desired, current))))
         if not dry_run:
             for desired, current, state in plans:
                 if state.action != "unchanged":
@@ -301,9 +353,10 @@ def _write(account: _Account, desired: Desired, current: dict[str, Any] | None) 
     else:
         # Whether a rule is enabled is the user's choice (the console toggles it): keep it.
         detail = dict(desired.value)
-        for key in ("state", "status"):
-            if key in current:
-                detail[key] = current[key]
+        if current.get("status"):
+            detail["status"] = current["status"]
+        elif str(current.get("state", "")).lower() == "disabled":   # a service answering the old field only
+            detail["status"] = "DISABLED"
         account.sls.update_alert(account.project, detail)
 
 
@@ -320,9 +373,10 @@ def status(ctx: ClusterContext) -> StatusResult:
         account = _Account(ctx)
         channels = masker.add(account.configured_channels())
         best: tuple[int, str, list[ObjectState]] | None = None
+        custom = _stored_customisation(account)
         for lang in LANGS:
             states = [_state(d, account.current(d.kind, d.id))
-                      for d in _desired(ctx, account.project, channels, lang)]
+                      for d in _desired(ctx, account.project, channels, lang, custom)]
             if not channels:
                 states.insert(0, ObjectState("webhook", SEED_WEBHOOK_ID, "missing"))
             score = sum(s.action != "present" for s in states)
@@ -341,7 +395,7 @@ def _state(desired: Desired, current: dict[str, Any] | None) -> ObjectState:
         state.enabled = _rule_enabled(current)
         state.last_modified = _iso(current.get("lastModifiedTime"))
     else:
-        state.last_modified = _iso(current.get("last_modify_time"))
+        state.last_modified = _iso(current.get("lastModifyTime"))
     return state
 
 

@@ -284,3 +284,107 @@ def test_disable_remove_alerts_cleans_up_everything_setup_made(set_up, cli, sand
     assert not {EXEC, RISKY} & set(records(sandbox, "sls.alert.action_policy"))
     assert not {ENTER, DANGER} & set(records(sandbox, "sls.alert.content_template"))
     assert_no_secret(run)
+
+
+def test_rules_carry_only_the_official_alert_models_fields(set_up, cli, sandbox, sls_client):
+    for name in (EXEC, RISKY):
+        job = sls_client.get_alert(PROJECT, name).get_entity()
+        assert "state" not in job and job["status"] == "ENABLED"
+        assert set(job["configuration"]["policyConfiguration"]) == {"actionPolicyId", "alertPolicyId",
+                                                                   "repeatInterval"}
+    sls_client.disable_alert(PROJECT, RISKY)
+    assert "state" not in sls_client.get_alert(PROJECT, RISKY).get_entity()
+    again = cli("alerts", "setup", "--cluster", AUDITED_CLUSTER_ID, "-o", "json")
+    assert again.exit_code == 0 and not again.json()["changed"]
+    assert jobs(sandbox)[RISKY]["status"] == "DISABLED"
+
+
+def test_record_times_have_the_official_names_and_snake_case_is_read_too(set_up, cli, sandbox, sls_client):
+    record = sls_client.get_resource_record("sls.alert.content_template", ENTER).get_body()
+    assert isinstance(record["createTime"], int) and isinstance(record["lastModifyTime"], int)
+    assert "create_time" not in record and "last_modify_time" not in record
+    stored = records(sandbox, "sls.alert.content_template")[DANGER]
+    stored["last_modify_time"] = stored.pop("lastModifyTime")
+    stored["create_time"] = stored.pop("createTime")
+    rows = {o["id"]: o for o in cli("alerts", "status", "--cluster", AUDITED_CLUSTER_ID, "-o", "json").json()["objects"]}
+    assert rows[DANGER]["last_modified"] and rows[ENTER]["last_modified"]
+
+
+@pytest.mark.parametrize("option, url, says", [
+    ("--dingtalk-url", "https://oapi.dingtalk.com:99999/robot/send?access_token=x", "not a valid URL"),
+    ("--dingtalk-url", "https://oapi.dingtalk.com/robot/send?access_token=...", "placeholder"),
+    ("--slack-url", "https://hooks.slack.com/services/...", "placeholder"),
+    ("--webhook-url", "http://example.com/hooks/alerts", "must use https"),
+    ("--dingtalk-url", "https://oapi.dingtalk.com/robot/send", "has no access_token"),
+])
+def test_webhook_urls_follow_one_rule_set_before_anything_is_written(cli, sandbox, option, url, says):
+    for command in ("setup", "plan", "test"):
+        run = cli("alerts", command, "--cluster", AUDITED_CLUSTER_ID, option, url)
+        assert run.exit_code == 2 and says in run.stderr, (command, run.stderr)
+        assert "Traceback" not in run.stderr
+    assert jobs(sandbox) == {} and records(sandbox, "sls.alert.action_webhook") == {}
+
+
+def test_a_generic_webhooks_secret_path_is_masked_like_any_token(cli, sandbox):
+    url = f"{sandbox.url}/webhook/{TOKEN.lower()}"
+    run = cli("alerts", "setup", "--cluster", AUDITED_CLUSTER_ID, "--webhook-url", url, "--allow-any-url")
+    assert run.exit_code == 0, run.stderr
+    assert TOKEN.lower() not in run.stdout + run.stderr and "/webhook/t0…42" in run.stderr
+
+
+def test_a_stored_malformed_webhook_does_not_crash_later_commands(set_up, cli, sandbox):
+    hook = records(sandbox, "sls.alert.action_webhook")[WEBHOOK_ID]
+    hook["value"] = json.dumps({**value(hook), "url": f"https://oapi.dingtalk.com:99999/robot/send?access_token={TOKEN}"})
+    status = cli("alerts", "status", "--cluster", AUDITED_CLUSTER_ID)
+    assert status.exit_code == 0 and "Traceback" not in status.stderr
+    test = cli("alerts", "test", "--cluster", AUDITED_CLUSTER_ID)
+    assert test.exit_code == 1 and "the DingTalk robot refused" in test.stderr and "not a valid URL" in test.stderr
+    setup = cli("alerts", "setup", "--cluster", AUDITED_CLUSTER_ID)
+    assert setup.exit_code == 2 and "--dingtalk-url URL" in setup.stderr
+    removed = cli("alerts", "remove", "--cluster", AUDITED_CLUSTER_ID, "--yes")
+    assert removed.exit_code == 0, removed.stderr
+    assert_no_secret(status, test, setup, removed)
+
+
+def test_the_generic_webhooks_refusal_reads_well(cli, sandbox):
+    url = f"{sandbox.url}/webhook/{TOKEN}"
+    register_robot(sandbox.state, "webhook", TOKEN)
+    run = cli("alerts", "test", "--cluster", AUDITED_CLUSTER_ID, "--webhook-url", "http://127.0.0.1:9/webhook/x",
+              "--allow-any-url")
+    assert run.exit_code == 1 and "webhook webhook" not in run.stderr and url not in run.stderr
+
+
+def test_risky_list_and_exclusions_compile_into_the_queries_safely_and_plan_shows_the_diff(
+        set_up, cli, sandbox, tmp_path):
+    risky = tmp_path / "risky.txt"
+    risky.write_text("# ours\nterraform\nrm\n")
+    exclude = tmp_path / "exclude.yaml"
+    exclude.write_text('users: [ci-bot, \'x" or *\']\nnamespaces: [monitoring]\npods: [healthcheck-*]\n'
+                       'programs: [curl]\n')
+    plan = cli("alerts", "plan", "--cluster", AUDITED_CLUSTER_ID, "--risky-programs", str(risky), "--add-risky",
+               "--exclude", str(exclude), "-o", "json")
+    assert plan.exit_code == 0, plan.stderr
+    notes = {o["id"]: o["note"] for o in plan.json()["objects"] if o["kind"] == "alert_rule"}
+    assert "+ 'terraform'" in notes[RISKY] and '+ not (k8s.user.username: "ci-bot"' in notes[RISKY]
+    assert jobs(sandbox)[RISKY]["configuration"]["queryList"][0]["query"] == SEED_RISKY_QUERY   # plan changed nothing
+    run = cli("alerts", "setup", "--cluster", AUDITED_CLUSTER_ID, "--risky-programs", str(risky), "--add-risky",
+              "--exclude", str(exclude))
+    assert run.exit_code == 0, run.stderr
+    exec_query = jobs(sandbox)[EXEC]["configuration"]["queryList"][0]["query"]
+    risky_query = jobs(sandbox)[RISKY]["configuration"]["queryList"][0]["query"]
+    assert exec_query.startswith('kind: Kubernetes and kubeObject.operation.kind: PodExec and not (')
+    # The hostile user name goes through the engine's own quoting: one literal phrase.
+    from ackaudit.audit.query import term
+    from ackaudit.engine.search import parse_search
+
+    assert term("k8s.user.username", 'x" or *') in exec_query and "k8s.pod.name: healthcheck-*" in exec_query
+    assert "Wildcard" not in repr(parse_search(term("k8s.user.username", 'x" or *')))
+    assert 'process.name: "curl"' in risky_query and 'process.name: "curl"' not in exec_query
+    assert "'terraform'" in risky_query and "'gem'" in risky_query
+    # Kept by a later setup without the options; a bad file is refused before anything changes.
+    assert not cli("alerts", "setup", "--cluster", AUDITED_CLUSTER_ID, "-o", "json").json()["changed"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pods: ['web-* or *']\n")
+    refused = cli("alerts", "setup", "--cluster", AUDITED_CLUSTER_ID, "--exclude", str(bad))
+    assert refused.exit_code == 2 and "not a pod name or prefix" in refused.stderr
+    assert jobs(sandbox)[EXEC]["configuration"]["queryList"][0]["query"] == exec_query

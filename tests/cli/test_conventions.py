@@ -12,7 +12,7 @@ from ackaudit.cli._reference import command_paths, help_text, render
 DESIGN_TREE = {
     ("clusters",), ("doctor",), ("enable",), ("status",), ("disable",), ("retention",), ("query",),
     ("session",), ("event",), ("report",), ("export",), ("alerts", "setup"), ("alerts", "plan"),
-    ("alerts", "status"), ("alerts", "test"), ("alerts", "remove"), ("sandbox", "start"), ("sandbox", "reset"),
+    ("alerts", "status"), ("alerts", "test"), ("alerts", "remove"), ("alerts", "history"), ("sandbox", "start"), ("sandbox", "reset"),
 }
 GROUPS = {(), ("alerts",), ("sandbox",)}
 LEAVES = sorted(tuple(p) for p in command_paths() if tuple(p) not in GROUPS)
