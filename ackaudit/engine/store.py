@@ -459,8 +459,10 @@ class EventStore:
         select = ", ".join([SEQ, TIME, KEYSET, *map(quote_identifier, originals)])
         cursor = self._db.cursor()
         try:
+            # Sequence numbers are consecutive: a bounded range, rather than a top-N sort of the rest.
+            first = max(0, seq)
             fetched = cursor.execute(f"SELECT {select} FROM {ls.table} WHERE {SEQ} >= ? AND {SEQ} < ? "
-                                     f"ORDER BY {SEQ} LIMIT ?", [max(0, seq), view.end_seq, max(0, limit)]).fetchall()
+                                     f"ORDER BY {SEQ}", [first, min(view.end_seq, first + max(0, limit))]).fetchall()
         finally:
             cursor.close()
         next_seq = fetched[-1][0] + 1 if fetched else max(seq, 0)

@@ -280,7 +280,7 @@ def export_events(rows: Iterable[dict[str, str]], target: Target, fmt: str, from
                   progress: Progress | None = None) -> ExportResult:
     """Write `rows` (raw audit rows) as flat events, risk-marked and (unless told) redacted."""
     from ackaudit.audit.risky import risk_of
-    from ackaudit.services.investigate import to_event
+    from ackaudit.services.investigate import full_time
 
     redact_event = _Redaction()
     written = 0
@@ -290,7 +290,7 @@ def export_events(rows: Iterable[dict[str, str]], target: Target, fmt: str, from
             writer = _open_writer(fmt, staging.path, stage, csv_order)
             try:
                 for row in rows:
-                    event = to_event(row)
+                    event = full_time(flatten_event(row))
                     risk = risk_of(event, catalogue)
                     if redact:
                         event = redact_event(event)
@@ -495,10 +495,11 @@ def _parquet_rows(path: str) -> Iterator[dict[str, str]]:
 
 
 def _plain(value: Any) -> Any:
-    """Parquet values as JSON would hold them (timestamps as ISO text)."""
+    """Parquet values as JSON would hold them (timestamps as ISO text, to the microsecond)."""
     if isinstance(value, datetime):
         stamp = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return stamp.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        timespec = "microseconds" if stamp.microsecond else "seconds"
+        return stamp.astimezone(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
     return value
 
 

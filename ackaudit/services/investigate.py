@@ -111,7 +111,10 @@ def normalise_time(event: dict[str, Any]) -> dict[str, Any]:
         except ValueError:
             stamp = None
     if stamp is None and event.get("__time__") is not None:
-        stamp = datetime.fromtimestamp(int(event["__time__"]), tz=timezone.utc)
+        try:
+            stamp = datetime.fromtimestamp(int(event["__time__"]), tz=timezone.utc)
+        except (TypeError, ValueError, OverflowError, OSError):
+            stamp = None
     if stamp is not None:
         event["time"] = stamp.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return event
@@ -119,6 +122,35 @@ def normalise_time(event: dict[str, Any]) -> dict[str, Any]:
 
 def to_event(row: dict[str, str]) -> dict[str, Any]:
     return normalise_time(flatten_event(row))
+
+
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z")
+
+
+def full_time(event: dict[str, Any]) -> dict[str, Any]:
+    """`time` as ISO 8601 UTC keeping its own fraction of a second (an export holds events whole):
+    already in that form it is kept as it is, else it is converted with microseconds; from __time__
+    when absent or unreadable."""
+    raw = event.get("time")
+    if isinstance(raw, str) and _CANONICAL_TIME.fullmatch(raw):
+        return event
+    stamp = None
+    if isinstance(raw, str) and raw:
+        try:
+            stamp = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=timezone.utc)
+        except ValueError:
+            stamp = None
+    if stamp is None and event.get("__time__") is not None:
+        try:
+            stamp = datetime.fromtimestamp(int(event["__time__"]), tz=timezone.utc)
+        except (TypeError, ValueError, OverflowError, OSError):
+            stamp = None
+    if stamp is not None:
+        timespec = "microseconds" if stamp.microsecond else "seconds"
+        event["time"] = stamp.astimezone(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
+    return event
 
 
 def sort_key(event: dict[str, Any]) -> tuple[str, int]:

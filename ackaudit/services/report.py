@@ -36,7 +36,9 @@ means 00:00-06:00 there. The zone's UTC offset is taken at the end of the window
 from __future__ import annotations
 
 import shlex
+import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -162,15 +164,23 @@ class Report:
         }
 
 
+# Panels are built at the same time, each in a thread of its own; at most this many statements run at once.
+PARALLEL_STATEMENTS = 4
+
+
 @dataclass
 class _Sql:
-    """Runs `search | statement` over the window, asking again while SLS answers incomplete."""
+    """Runs `search | statement` over the window, asking again while SLS answers incomplete; at most
+    PARALLEL_STATEMENTS at a time, whichever threads ask."""
     fetcher: Fetcher
     from_time: int
     to_time: int
+    _slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(PARALLEL_STATEMENTS))
 
     def rows(self, search: str, statement: str) -> list[dict[str, str]]:
-        return self.fetcher.complete(f"{search} | {statement}", self.from_time, self.to_time).rows
+        with self._slots:
+            return self.fetcher.complete(f"{search} | {statement}", self.from_time, self.to_time).rows
 
     def one(self, search: str, statement: str) -> dict[str, str]:
         rows = self.rows(search, statement)
@@ -182,21 +192,40 @@ def build_report(source: EventSource, from_time: int, to_time: int, *, catalogue
                  session_locator: str = "") -> Report:
     """The overview of [from_time, to_time). `session_locator` is what `ackaudit session` needs to
     find the events again (`--cluster ID` or `--source FILE`)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     fetcher = Fetcher(source)
     sql = _Sql(fetcher, from_time, to_time)
     warnings: list[str] = []
-    risky_rows = _risky_rows(sql, catalogue, warnings)
-    totals = _totals(sql, len(risky_rows))
     locator = f"{session_locator}{_session_since(from_time, now)}".strip()
+    # Every panel at once: a report takes about as long as its slowest statement rather than the sum.
+    # The panels that need the risky commands run their own statements first, then wait for them.
+    pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ackaudit-report")
+    try:
+        risky_future = pool.submit(_risky_rows, sql, catalogue, warnings)
+        risky = risky_future.result
+        panels = {
+            "totals": pool.submit(_totals, sql, lambda: len(risky())),
+            "activity": pool.submit(_activity, sql, zone),
+            "top_users": pool.submit(_top_users, sql, risky, warnings),
+            "top_namespaces": pool.submit(_top_namespaces, sql),
+            "top_pods": pool.submit(_top_pods, sql),
+            "top_programs": pool.submit(_top_programs, sql, catalogue),
+            "sessions": pool.submit(_sessions_to_review, sql, risky, zone, locator, warnings),
+        }
+        risky_rows = risky()
+        built = {name: future.result() for name, future in panels.items()}
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     return Report(
         cluster_id=cluster_id, source=source.description, generated_at=iso(now),
         window={"from": iso(from_time), "to": iso(to_time), "timezone": zone.name, "utc_offset": zone.utc_offset},
-        zone=zone, redacted=redact, totals=totals, activity=_activity(sql, zone),
-        top_users=_top_users(sql, risky_rows, warnings), top_namespaces=_top_namespaces(sql), top_pods=_top_pods(sql),
-        top_programs=_top_programs(sql, catalogue), risky_programs=_risky_programs(risky_rows),
+        zone=zone, redacted=redact, totals=built["totals"], activity=built["activity"],
+        top_users=built["top_users"], top_namespaces=built["top_namespaces"], top_pods=built["top_pods"],
+        top_programs=built["top_programs"], risky_programs=_risky_programs(risky_rows),
         risky_commands=[_risky_command(r, redact, locator) for r in risky_rows[:RISKY_SHOWN]],
         risky_commands_more=max(0, len(risky_rows) - RISKY_SHOWN),
-        **_sessions_to_review(sql, risky_rows, zone, locator, warnings),
+        **built["sessions"],
         complete=not fetcher.partial, warnings=warnings + fetcher.warnings,
     )
 
@@ -224,7 +253,7 @@ def _sql_string(value: str) -> str:
 
 
 # -- sections -----------------------------------------------------------------------------------
-def _totals(sql: _Sql, risky: int) -> dict[str, Any]:
+def _totals(sql: _Sql, risky_count: Callable[[], int]) -> dict[str, Any]:
     entered = sql.one(EXEC_EVENTS, f"select count(1) as sessions, count(distinct {_POD_KEY}) as pods, "
                                    f"count(distinct {_USER}) as users, min(__time__) as first_time, "
                                    "max(__time__) as last_time")
@@ -234,7 +263,7 @@ def _totals(sql: _Sql, risky: int) -> dict[str, Any]:
     lasts = [t for t in (_int(entered.get("last_time")), _int(ran.get("last_time"))) if t]
     return {"sessions": _int(entered.get("sessions")), "pods": _int(entered.get("pods")),
             "users": _int(entered.get("users")), "commands": _int(ran.get("commands")),
-            "programs": _int(ran.get("programs")), "risky_commands": risky,
+            "programs": _int(ran.get("programs")), "risky_commands": risky_count(),
             "first_activity": _iso_or_none(min(firsts)) if firsts else None,
             "last_activity": _iso_or_none(max(lasts)) if lasts else None}
 
@@ -279,7 +308,7 @@ def _bucket_label(start: int, unit: str, zone: ReportZone) -> str:
     return local.strftime("%Y-%m-%d %a")
 
 
-def _top_users(sql: _Sql, risky_rows: list[dict[str, Any]], warnings: list[str]) -> list[dict[str, Any]]:
+def _top_users(sql: _Sql, risky_rows: Callable[[], list[dict[str, Any]]], warnings: list[str]) -> list[dict[str, Any]]:
     entered = sql.rows(EXEC_EVENTS, f"select {_USER} as username, arbitrary({_ALIUID}) as aliuid, count(1) as "
                                     f"sessions, count(distinct {_POD_KEY}) as pods, max(__time__) as last_time "
                                     f"group by username order by sessions desc limit {GROUP_ROWS}")
@@ -289,7 +318,7 @@ def _top_users(sql: _Sql, risky_rows: list[dict[str, Any]], warnings: list[str])
     if len(entered) >= GROUP_ROWS or len(ran) >= GROUP_ROWS:
         warnings.append(f"{GROUP_ROWS} or more users in this window: the top users are ranked among the "
                         f"{GROUP_ROWS} who entered most containers and the {GROUP_ROWS} who ran most commands")
-    risky = Counter(r["username"] for r in risky_rows)
+    risky = Counter(r["username"] for r in risky_rows())
     users: dict[str, dict[str, Any]] = {}
     for row in [*entered, *ran]:
         name = _text(row.get("username"))
@@ -384,9 +413,8 @@ def _risky_programs(risky_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # -- sessions worth a look ---------------------------------------------------------------------------
-def _sessions_to_review(sql: _Sql, risky_rows: list[dict[str, Any]], zone: ReportZone,
+def _sessions_to_review(sql: _Sql, risky_rows: Callable[[], list[dict[str, Any]]], zone: ReportZone,
                         locator: str, warnings: list[str]) -> dict[str, Any]:
-    risky = Counter(r["traceId"] for r in risky_rows if r["traceId"])
     shifted = f"(__time__ + {zone.offset})"
     at_night = f"{shifted} % {DAY} < {NIGHT_END_HOUR * HOUR}"
     # Every session entered at night is ranked: count them first, then ask for that many.
@@ -399,6 +427,9 @@ def _sessions_to_review(sql: _Sql, risky_rows: list[dict[str, Any]], zone: Repor
         if night_count > SQL_MAX_ROWS:
             warnings.append(f"{night_count} sessions started at night; only {SQL_MAX_ROWS} of them could be "
                             "ranked: narrow the window")
+    # The risky commands come from another thread: wait for them only once this panel's own
+    # statements are done.
+    risky = Counter(r["traceId"] for r in risky_rows() if r["traceId"])
     candidates = sorted(set(risky) | night, key=lambda t: (-risky.get(t, 0), t not in night, t))
     chosen = candidates[:SESSIONS_SHOWN]
     details = _session_details(sql, chosen)

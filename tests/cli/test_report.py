@@ -243,3 +243,29 @@ def test_the_html_report_renders_in_a_browser(cli, window, tmp_path):
     assert data["sessions_to_review"][0]["trace_id"] in dom
     first_risky = data["risky_commands"][0]
     assert f'id="event-{first_risky["eventId"]}"' in dom and f"ackaudit event {first_risky['eventId']}" in dom
+
+
+def test_the_panels_statements_run_at_the_same_time(cli, sandbox, window):
+    """Every GetLogs answers 0.5 s late. One after another, no two statements would arrive at the
+    sandbox within 0.5 s of each other; run concurrently, several arrive together, never more
+    than the pool's four (a fifth can only start once one of the first has had its 0.5 s)."""
+    import json
+
+    baseline = json.loads(report(cli, window, "-o", "json").stdout)
+    sandbox.faults.add({"kind": "slow", "service": "sls", "route": "/logs", "delay": 0.5, "count": -1})
+    seen = len(sandbox.recent_requests())
+    try:
+        run = report(cli, window, "-o", "json")
+    finally:
+        sandbox.faults.clear()
+    assert run.exit_code == 0, run.stderr
+    slow = json.loads(run.stdout)
+    for answer in (baseline, slow):
+        answer.pop("generated_at", None)
+    assert slow == baseline
+    arrivals = sorted(entry["time"] for entry in sandbox.recent_requests()[seen:]
+                      if entry["action"] in ("GetLogs", "GetLogsV2"))
+    assert len(arrivals) >= 8, arrivals
+    together = [sum(1 for other in arrivals if first <= other < first + 0.4) for first in arrivals]
+    assert max(together) >= 2, "the statements reached the sandbox one after another"
+    assert max(together) <= 4, f"{max(together)} statements in flight at once; the pool allows four"

@@ -122,3 +122,23 @@ def test_start_up_with_state_on_disk_is_fast_and_light(sandbox, tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split(" ", 1)
     assert float(out[0]) < 1.0
     assert out[1].strip() == "[]"
+
+
+def test_small_responses_on_a_reused_connection_are_not_held_back(sandbox):
+    """Headers and body of a response are written separately; without TCP_NODELAY the body waits
+    for the client's delayed ACK, at least 40 ms a request on Linux (so 10 requests >= 0.4 s)."""
+    import http.client
+    import time
+
+    conn = http.client.HTTPConnection("127.0.0.1", sandbox.port, timeout=10)
+    try:
+        conn.request("GET", "/_sandbox/health")
+        conn.getresponse().read()
+        started = time.perf_counter()
+        for _ in range(10):
+            conn.request("GET", "/_sandbox/health")
+            assert conn.getresponse().read()
+        elapsed = time.perf_counter() - started
+    finally:
+        conn.close()
+    assert elapsed < 0.35, f"10 requests took {elapsed:.2f} s"
