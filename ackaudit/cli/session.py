@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--format {shown(format_)}: only markdown is supported")
         src, _ = event_source(cluster, source)
         window = lookup_window(src, since)
-        trace_id = resolve_id(src, "traceId", trace_id, window)
+        trace_id = resolve_id(src, "traceId", trace_id, window, allow_partial=allow_partial)
         events, complete = find_by(src, term("traceId", trace_id), window, f"session {trace_id}",
                                    allow_partial=allow_partial)
         if not complete:

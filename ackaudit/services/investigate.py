@@ -273,13 +273,16 @@ _PREFIXABLE = re.compile(r"[0-9A-Za-z_.-]+")   # token characters only: a prefix
 _WHAT = {"traceId": "session", "eventId": "event"}
 
 
-def resolve_id(source: EventSource, key: str, given: str, window: Window, *, required: bool = True) -> str:
+def resolve_id(source: EventSource, key: str, given: str, window: Window, *, required: bool = True,
+               allow_partial: bool = False) -> str:
     """The full `key` (traceId or eventId) that `given` names: the id itself, or the one id in the
     window that starts with it (as git takes a unique prefix of a hash).
 
     UsageError for a prefix shorter than MIN_PREFIX or shared by several ids (naming a few);
     NotFoundError naming the window when no id matches, unless `required` is False (then `given`
-    comes back unchanged, for filters that may simply match nothing)."""
+    comes back unchanged, for filters that may simply match nothing). When SLS stays incomplete,
+    IncompleteError, unless `allow_partial`: then the one candidate seen, or `given` as it is (the
+    caller's own search then says how partial it was)."""
     from ackaudit.audit.query import term
 
     what = _WHAT.get(key, key)
@@ -287,6 +290,8 @@ def resolve_id(source: EventSource, key: str, given: str, window: Window, *, req
     if not value:
         raise UsageError(f"the {what} id is empty")
     if len(value) < MIN_PREFIX:
+        if not required:
+            return value    # a filter: too short to be a prefix, it can only match itself
         raise UsageError(f"{what} id {value!r} is too short: give at least {MIN_PREFIX} characters of it")
     search = term(key, value)
     if _PREFIXABLE.fullmatch(value):
@@ -295,14 +300,17 @@ def resolve_id(source: EventSource, key: str, given: str, window: Window, *, req
            f"order by first desc limit {SHOWN_CANDIDATES * 20}")
     fetcher = Fetcher(source)
     page = fetcher.complete(sql, window.from_time, window.to_time)
+    found = [(str(r.get("id") or ""), _as_int(r.get("first"))) for r in page.rows]
+    exact = [i for i, _ in found if i == value]
+    if exact:
+        return exact[0]     # the id itself was seen: no other id can make it ambiguous
+    if fetcher.partial and allow_partial:
+        seen = [i for i, _ in found if i.lower().startswith(value.lower())]
+        return seen[0] if len(seen) == 1 else value
     if fetcher.partial:
         raise IncompleteError(f"the search for {what} {value} in {window.describe(source)} could not complete: "
                               "SLS stayed incomplete after retrying",
                               hint="retry in a moment, or search a shorter window with --since")
-    found = [(str(r.get("id") or ""), _as_int(r.get("first"))) for r in page.rows]
-    exact = [i for i, _ in found if i == value]
-    if exact:
-        return exact[0]
     folded = value.lower()
     candidates = [(i, t) for i, t in found if i.lower().startswith(folded)]
     if len(candidates) == 1:

@@ -26,7 +26,7 @@ def examples(path: list[str]) -> list[str]:
 
 
 # A group's commands run in one world, in the order a user takes them.
-ORDER = {"alerts": ["setup", "plan", "status", "test", "remove"], "sandbox": ["start", "reset"]}
+ORDER = {"alerts": ["setup", "plan", "status", "test", "history", "remove"], "sandbox": ["start", "reset"]}
 
 
 def _rank(path: list[str]) -> tuple[str, int]:

@@ -54,6 +54,8 @@ def instants():
 def test_every_scenario_is_in_the_last_seven_days(now):
     rows = history_rows(audited_cluster(now, list(IDENTITIES)), seed=1, now=now)
     assert all(now - 7 * DAY <= r["__time__"] < now for r in rows)
+    # `query` without --since looks at the last 24 hours: never empty, whatever the day and hour.
+    assert any(r["__time__"] >= now - DAY + 3600 for r in rows)
     recent = [r for r in rows if r["__time__"] >= now - 6 * DAY]
     commands = [(json.loads(r["k8s"])["user"]["username"], json.loads(r["process"])) for r in recent
                 if r["kind"] == "Command"]
