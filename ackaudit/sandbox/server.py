@@ -161,8 +161,9 @@ def _route_module(name: str):
 
 class _Httpd(ThreadingHTTPServer):
     """Counts the requests in flight, so that stopping can wait for them before the world closes
-    (a request still running against a closed world would fail with a traceback), and is quiet
-    about requests that fail because the client went away while it stops (Ctrl-C)."""
+    (a request still running against a closed world would fail with a traceback), then closes the
+    connections clients keep open between requests (waiting for those would wait for the client),
+    and is quiet about requests that fail because the client went away while it stops (Ctrl-C)."""
 
     daemon_threads = True
 
@@ -171,20 +172,42 @@ class _Httpd(ThreadingHTTPServer):
         self.stopping = False
         self._idle = threading.Condition()
         self._active = 0
+        self._connections: set[Any] = set()
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         with self._idle:
-            self._active += 1
+            self._connections.add(request)
         try:
             super().process_request_thread(request, client_address)
         finally:
             with self._idle:
-                self._active -= 1
-                self._idle.notify_all()
+                self._connections.discard(request)
+
+    def begin_request(self) -> bool:
+        """Count a request in; False once stopping (the caller then closes its connection)."""
+        with self._idle:
+            if self.stopping:
+                return False
+            self._active += 1
+            return True
+
+    def end_request(self) -> None:
+        with self._idle:
+            self._active -= 1
+            self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> None:
+        """Wait for the requests in flight, then end every kept-alive connection."""
+        import socket
+
         with self._idle:
             self._idle.wait_for(lambda: self._active == 0, timeout=timeout)
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that went away first (a timeout under a `slow` fault, Ctrl-C while stopping) is
@@ -439,6 +462,16 @@ class _Handler(BaseHTTPRequestHandler):
         """Requests are kept in the journal (GET /_sandbox/requests), not printed."""
 
     def _handle(self) -> None:
+        server: _Httpd = self.server  # type: ignore[assignment]
+        if not server.begin_request():       # stopping: the world may already be closed
+            self.close_connection = True
+            return
+        try:
+            self._answer()
+        finally:
+            server.end_request()
+
+    def _answer(self) -> None:
         req = self._read_request()
         resp = self.sandbox.dispatch(req, self.client_address[0])
         if resp is None:                     # a `drop` fault: close without answering
