@@ -8,6 +8,7 @@ import time
 
 import pytest
 from conftest import AUDITED_CLUSTER_ID, ELIGIBLE_CLUSTER_ID
+from lines import lines_within
 
 from ackaudit.audit.query import Filters, build_search
 from ackaudit.sandbox.world import INTRUDER, PAYMENTS_DEV, SEEDED_SECRETS
@@ -202,19 +203,16 @@ def test_follow_prints_a_new_event_once(sandbox):
     proc = subprocess.Popen([sys.executable, "-m", "ackaudit", "query", "--cluster", C, "--follow", "--since", "1m",
                              "-o", "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        deadline = time.time() + 60
-        line = proc.stderr.readline()
-        while "following" not in line and time.time() < deadline:
-            line = proc.stderr.readline()
+        next(line for line in lines_within(proc.stderr, 60) if "following" in line)
         cluster = sandbox.state.clusters[C]
         pod = next(p for p in cluster["pods"] if p["namespace"] == "payments")
         recorder = SessionRecorder(cluster, pod, pod["containers"][0]["name"], PAYMENTS_DEV, ["sh"], time.time())
         recorder.command(["cat", "/etc/followed-marker"], cwd="/", pid=4242, parent_pid=1, parent_name="sh")
         sandbox.state.events.append(PROJECT, LOGSTORE, recorder.rows())
         got = []
-        while time.time() < deadline:
-            got.append(json.loads(proc.stdout.readline()))
-            if any("followed-marker" in (e.get("process.cmdline") or "") for e in got):
+        for line in lines_within(proc.stdout, 60):
+            got.append(json.loads(line))
+            if "followed-marker" in (got[-1].get("process.cmdline") or ""):
                 break
         time.sleep(4.5)  # two more polls: nothing may come twice
     finally:

@@ -9,6 +9,7 @@ import textwrap
 import time
 
 import pytest
+from lines import lines_within
 
 
 def clean_env(tmp_path, **extra):
@@ -64,10 +65,11 @@ def test_sandbox_start_serves_other_invocations(tmp_path, output):
                              str(tmp_path / "world"), "-o", output], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
+        lines = lines_within(proc.stdout, 60)
         if output == "json":
             text = ""
-            while True:
-                text += proc.stdout.readline()
+            for line in lines:
+                text += line
                 try:
                     settings = json.loads(text)["env"]
                     break
@@ -76,7 +78,7 @@ def test_sandbox_start_serves_other_invocations(tmp_path, output):
         else:
             settings = {}
             while len(settings) < 5:
-                line = proc.stdout.readline()
+                line = next(lines)
                 assert line.startswith("export "), line
                 key, _, value = line[len("export "):].strip().partition("=")
                 settings[key] = value
