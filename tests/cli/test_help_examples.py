@@ -63,3 +63,30 @@ def test_the_examples_of_each_command_run_in_order_against_the_sandbox(top, tmp_
             assert "error:" not in result.stderr, str(result)
             ran += 1
     assert ran, f"every example of {top} is skipped"
+
+
+
+def _json_example(path: list[str]) -> str | None:
+    """The first example of the command that prints to the terminal (no file, no document format)."""
+    for line in examples(path):
+        if not skip_reason(line) and not any(word in line for word in (" --out", " --format", " -o ", " --source")):
+            return line
+    return None
+
+
+@pytest.mark.parametrize("top", TOPS)
+def test_o_json_prints_one_json_document_before_or_after_the_command(top, tmp_path, _world_template):
+    """`-o json` is a global option: after the command or before it, stdout is one JSON document.
+    A group's commands run in one world, in order (`alerts plan` needs the rules `setup` made)."""
+    import json
+
+    shell = Shell(tmp_path / "user", _world_template, sandbox_env=True)
+    for path in (p for p in LEAVES if p[0] == top):
+        line = _json_example(path)
+        if line is None:
+            continue
+        words = line.split(" ")
+        for variant in (f"{line} -o json", " ".join(["ackaudit", "-o", "json", *words[1:]])):
+            result = shell.run(variant)
+            assert result.exit_code in (0, 5), str(result)
+            json.loads(result.stdout)
