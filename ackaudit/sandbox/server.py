@@ -11,6 +11,7 @@ routes under `/_sandbox/` need no authentication but answer loopback clients onl
 from __future__ import annotations
 
 import collections
+import contextlib
 import importlib
 import importlib.util
 import ipaddress
@@ -19,6 +20,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -162,7 +164,10 @@ def _route_module(name: str):
 class _Httpd(ThreadingHTTPServer):
     """Counts the requests in flight, so that stopping can wait for them before the world closes
     (a request still running against a closed world would fail with a traceback), and is quiet
-    about requests that fail because the client went away while it stops (Ctrl-C)."""
+    about requests that fail because the client went away while it stops (Ctrl-C).
+
+    Requests are counted while they are handled, not while their connection stays open: a client
+    keeping an idle connection alive (the SDKs do) must not hold stopping up."""
 
     daemon_threads = True
 
@@ -172,11 +177,12 @@ class _Httpd(ThreadingHTTPServer):
         self._idle = threading.Condition()
         self._active = 0
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
         with self._idle:
             self._active += 1
         try:
-            super().process_request_thread(request, client_address)
+            yield
         finally:
             with self._idle:
                 self._active -= 1
@@ -439,6 +445,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Requests are kept in the journal (GET /_sandbox/requests), not printed."""
 
     def _handle(self) -> None:
+        with self.server.in_flight():
+            self._answer()
+
+    def _answer(self) -> None:
         req = self._read_request()
         resp = self.sandbox.dispatch(req, self.client_address[0])
         if resp is None:                     # a `drop` fault: close without answering
