@@ -9,7 +9,7 @@ One evaluation of a rule (cloud-apis §4.4):
 3. a firing alert goes through its alert policy: `sls.builtin.dynamic` hands it to the action
    policy the rule names (`policyConfiguration.actionPolicyId`), whose `fire(...)` calls pick the
    channels; each webhook integration gets its content template rendered with the real results
-   (`alert_templates.py`) and receives the message in its service's envelope, signed when the
+   (`engine/alert_templates.py`) and receives the message in its service's envelope, signed when the
    integration has a secret, through the sandbox's own robots (`webhooks.py`); user and group
    channels (SMS, email, voice, Notification Center) are recorded in `state.alert_notifications`;
 4. the evaluation is written to the account's alert history, logstore `internal-alert-history` of
@@ -38,8 +38,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ackaudit.engine.alert_templates import TemplateError, render
 from ackaudit.sandbox import webhooks
-from ackaudit.sandbox.alert_templates import TemplateError, render
 from ackaudit.sandbox.http import Request
 from ackaudit.sandbox.state import SANDBOX_ACCOUNT_ID, SandboxState
 

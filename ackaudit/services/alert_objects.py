@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ackaudit.services.alert_channels import Channel
+from ackaudit.services.alert_channels import CHANNEL_TYPES, Channel
 from ackaudit.services.alert_custom import Customisation, annotation, compile_query
 from ackaudit.services.alert_definitions import RuleDefinition, TemplateDefinition
 
@@ -60,13 +60,18 @@ def webhook(ch: Channel) -> Desired:
 
 
 def template(t: TemplateDefinition, lang: str) -> Desired:
-    locale, title, content = LOCALES[lang], t.title[lang], t.content[lang]
-    channels: dict[str, Any] = {key: {"locale": locale, "title": title, "content": content}
+    """The content template: a part per channel. The robots with small size limits (WeCom, Slack)
+    get the compact body, email the full one with the title as its subject, SMS its one line."""
+    locale, title = LOCALES[lang], t.title[lang]
+    compact = {c.template_key: c.compact for c in CHANNEL_TYPES.values()}
+    channels: dict[str, Any] = {key: {"locale": locale, "title": title, "content": t.body(lang, compact[key])}
                                 for key in TEMPLATE_CHANNEL_KEYS}
     # A generic webhook receives the rendered content as its JSON body: the same title and
     # Markdown text as the robots get, as a JSON document.
     channels["webhook"] = {"locale": locale, "send_type": "single", "limit": 0,
-                           "content": json.dumps({"title": title, "text": content}, ensure_ascii=False)}
+                           "content": json.dumps({"title": title, "text": t.content[lang]}, ensure_ascii=False)}
+    channels["email"] = {"locale": locale, "subject": title, "content": t.content[lang]}
+    channels["sms"] = {"locale": locale, "content": t.sms[lang]}
     value = {"template_id": t.id, "template_name": t.name[lang], "is_default": False, "templates": channels}
     return Desired("template", t.id, t.name[lang], value)
 

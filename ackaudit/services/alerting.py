@@ -409,7 +409,7 @@ def test_message(cluster_id: str, lang: str, now: datetime | None = None) -> tup
     rule = defs.rules[0]
     tmpl = defs.template(rule.template_id)
     moment = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds").replace("+00:00", "Z")
-    sample = {"clusterid": cluster_id, "time": moment, "k8s.user.username": "ackaudit-test",
+    sample = {"clusterid": cluster_id, "time": moment, "traceId": "ackaudit-test", "k8s.user.username": "ackaudit-test",
               "k8s.pod.namespace": "default", "k8s.pod.name": "ackaudit-test",
               "kubeobject.operation.podexecoptions.container": "app",
               "kubeobject.operation.podexecoptions.commandstr": "bash"}

@@ -8,8 +8,8 @@ import time
 import pytest
 from aliyun.log.resource_params import ResourceRecord
 
+from ackaudit.engine.alert_templates import render
 from ackaudit.sandbox import alert_engine
-from ackaudit.sandbox.alert_templates import render
 from ackaudit.sandbox.events import SessionRecorder
 from ackaudit.sandbox.state import SANDBOX_ACCOUNT_ID
 from ackaudit.sandbox.webhooks import register_robot
