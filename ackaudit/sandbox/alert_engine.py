@@ -407,6 +407,8 @@ def _fire_people(state: SandboxState, call: dict[str, Any], template: dict[str, 
             group = _record_value(state, "sls.common.user_group", group_id)
             if group is None:
                 return False, f"{kind}: user group {group_id!r} does not exist"
+            if group.get("enabled", True) is False:
+                continue
             users.update({u: _record_value(state, "sls.common.user", u) for u in group.get("members") or []})
     missing = sorted(u for u, v in users.items() if v is None)
     if missing:
@@ -419,8 +421,10 @@ def _fire_people(state: SandboxState, call: dict[str, Any], template: dict[str, 
     recipients = []
     for user_id, user in sorted(users.items()):
         value = user.get(address) if address != "user_id" else user_id
-        if kind in ("sms", "voice") and not user.get(f"{kind}_enabled", True):
+        if user.get("enabled", True) is False or (kind in ("sms", "voice") and not user.get(f"{kind}_enabled", True)):
             continue
+        if kind in ("sms", "voice") and value:
+            value = f"+{user.get('country_code') or '86'} {value}"
         recipients += value if isinstance(value, list) else [value] if value else []
     if not recipients:
         return False, f"{kind}: no recipient has an address for it"
