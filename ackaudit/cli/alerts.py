@@ -49,6 +49,13 @@ RiskyOpt = Annotated[str | None, typer.Option(
     help="Replace the guide's 29 risky programs with these (one name per line, # comments).")]
 AddRiskyOpt = Annotated[bool, typer.Option(
     "--add-risky", help="With --risky-programs: add the file's programs to the guide's 29 instead of replacing them.")]
+EmailOpt = Annotated[list[str] | None, typer.Option(
+    "--email", metavar="ADDRESS", show_default=False,
+    help="Send the alerts by email to this address too (repeatable), through an SLS user and user group.")]
+SmsOpt = Annotated[list[str] | None, typer.Option(
+    "--sms", metavar="PHONE", show_default=False,
+    help="Send the alerts by text message to this phone too (repeatable): +<country code> <number>, "
+         "or a mainland China mobile number.")]
 ExcludeOpt = Annotated[str | None, typer.Option(
     "--exclude", metavar="FILE", show_default=False,
     help="Expected activity to leave out of both rules: a YAML/JSON mapping of users, namespaces, pods "
@@ -67,6 +74,12 @@ def _channels(allow_any_url: bool, *, dingtalk_url: str | None = None, dingtalk_
         if secret is not None and url is None:
             raise UsageError(f"--{name}-secret needs --{name}-url")
     return [channel(name, url, secret, allow_any_url=allow_any_url) for name, url, secret in given if url]
+
+
+def _recipients(emails: list[str] | None, phones: list[str] | None) -> list[Any]:
+    from ackaudit.services.alert_people import recipients
+
+    return recipients(emails, phones)
 
 
 def _custom(risky_programs: str | None, add_risky: bool, exclude: str | None) -> Any:
@@ -89,6 +102,7 @@ def _context(cluster: str) -> Any:
     "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 "
     "--dingtalk-url 'https://oapi.dingtalk.com/robot/send?access_token=6f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8' --dingtalk-secret SEC0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
     "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 --slack-url https://hooks.slack.com/services/T0000000000/B0000000000/XXXXXXXXXXXXXXXXXXXXXXXX --lang en",
+    "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 --slack-url https://hooks.slack.com/services/T0000000000/B0000000000/XXXXXXXXXXXXXXXXXXXXXXXX --email oncall@ops.example.org --sms '+86 13800138000'",
     "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793          # again: the channels already configured are kept"])
 def setup(
     cluster: ClusterOpt,
@@ -99,6 +113,8 @@ def setup(
     lark_secret: LarkSecretOpt = None,
     slack_url: SlackUrlOpt = None,
     webhook_url: WebhookUrlOpt = None,
+    email: EmailOpt = None,
+    sms: SmsOpt = None,
     lang: LangOpt = "zh",
     allow_any_url: AllowAnyUrlOpt = False,
     risky_programs: RiskyOpt = None,
@@ -106,21 +122,24 @@ def setup(
     exclude: ExcludeOpt = None,
     dry_run: DryRunOpt = False,
 ) -> None:
-    """Create (or bring up to date) the webhook, the two templates, the action policies and the two alert
-    rules of ACK's audit guide: someone entered a container (Report), a risky program ran (Medium).
+    """Create (or bring up to date) the webhooks, the two templates, the users and groups for email and
+    SMS, the action policies and the two alert rules of ACK's audit guide: someone entered a container
+    (Report), a risky program ran (Medium).
 
     Objects that already match are left alone: a second run changes nothing. Without a channel option,
-    the channels an earlier setup configured are kept, and so are the risky list and exclusions. The
-    webhooks and templates belong to the account and are shared by every cluster's alerts; the action
-    policies and rules belong to this cluster.
+    the channels an earlier setup configured are kept, and so are the risky list and exclusions; with
+    one, the channels given replace them (a webhook, user or group nothing uses any more is deleted).
+    The webhooks, templates and users belong to the account and are shared by every cluster's alerts;
+    the user groups, action policies and rules belong to this cluster.
     """
     from ackaudit.services.alerting import setup as run_setup
 
     channels = _channels(allow_any_url, dingtalk_url=dingtalk_url, dingtalk_secret=dingtalk_secret,
                          wecom_url=wecom_url, lark_url=lark_url, lark_secret=lark_secret, slack_url=slack_url,
                          webhook_url=webhook_url)
+    recipients = _recipients(email, sms)
     custom = _custom(risky_programs, add_risky, exclude)
-    result = run_setup(_context(cluster), channels, lang, dry_run=dry_run, custom=custom)
+    result = run_setup(_context(cluster), channels, lang, dry_run=dry_run, custom=custom, recipients=recipients)
     _output.emit(result.to_json(), human=lambda _: _render_setup(result))
 
 
@@ -135,6 +154,8 @@ def plan(
     lark_secret: LarkSecretOpt = None,
     slack_url: SlackUrlOpt = None,
     webhook_url: WebhookUrlOpt = None,
+    email: EmailOpt = None,
+    sms: SmsOpt = None,
     lang: LangOpt = "zh",
     allow_any_url: AllowAnyUrlOpt = False,
     risky_programs: RiskyOpt = None,
@@ -148,8 +169,9 @@ def plan(
     channels = _channels(allow_any_url, dingtalk_url=dingtalk_url, dingtalk_secret=dingtalk_secret,
                          wecom_url=wecom_url, lark_url=lark_url, lark_secret=lark_secret, slack_url=slack_url,
                          webhook_url=webhook_url)
+    recipients = _recipients(email, sms)
     custom = _custom(risky_programs, add_risky, exclude)
-    result = run_setup(_context(cluster), channels, lang, dry_run=True, custom=custom)
+    result = run_setup(_context(cluster), channels, lang, dry_run=True, custom=custom, recipients=recipients)
     _output.emit(result.to_json(), human=lambda _: _render_setup(result))
 
 
@@ -202,6 +224,7 @@ def test(
 ) -> None:
     """Send one test notification straight to the configured webhooks (or to the one given) and show
     each robot's answer. Exits 1 when a robot refuses it (a bad signature, a missing keyword...).
+    Email and SMS are sent by SLS itself: --e2e proves them.
 
     With --e2e, test the real thing: a canary exec (`touch a.txt && rm a.txt` in a directory of its
     own under /tmp), its audit event, both rules firing for it (read from the SLS alert history, matched
@@ -260,11 +283,11 @@ def history(cluster: ClusterOpt, since: SinceOpt = None) -> None:
                  human=lambda _: _render_history(result))
 
 
-@command(app, "remove", examples=["ackaudit alerts remove --cluster cab2c17507494d8cdae1b9324d1d83793 --yes",
-                                  "ackaudit alerts remove --cluster cab2c17507494d8cdae1b9324d1d83793 --dry-run"])
+@command(app, "remove", examples=["ackaudit alerts remove --cluster cab2c17507494d8cdae1b9324d1d83793 --dry-run",
+                                  "ackaudit alerts remove --cluster cab2c17507494d8cdae1b9324d1d83793 --yes"])
 def remove(cluster: ClusterOpt, yes: YesOpt = False, dry_run: DryRunOpt = False) -> None:
-    """Remove the alert rules and action policies of this cluster, and the templates and webhooks ackaudit
-    created unless another action policy still uses them."""
+    """Remove the alert rules, action policies and user groups of this cluster, and the templates,
+    webhooks and users ackaudit created unless something else still uses them."""
     from ackaudit.services.alerting import plan_removal
     from ackaudit.services.alerting import remove as run_remove
 
@@ -281,8 +304,14 @@ def remove(cluster: ClusterOpt, yes: YesOpt = False, dry_run: DryRunOpt = False)
 
 # -- rendering ----------------------------------------------------------------------------------
 
-_KIND_LABELS = {"webhook": "webhook", "template": "template", "action_policy": "action policy",
-                "alert_rule": "alert rule"}
+_KIND_LABELS = {"webhook": "webhook", "template": "template", "user": "user", "user_group": "user group",
+                "action_policy": "action policy", "alert_rule": "alert rule"}
+
+
+def _channel_text(c: dict[str, Any]) -> str:
+    if "address" in c:
+        return f"{c['type']} {c['address']}"
+    return f"{c['type']} {c['url']}{' (signed)' if c.get('signed') else ''}"
 
 
 def _rows(objects: list[Any]) -> list[dict[str, Any]]:
@@ -293,28 +322,30 @@ def _rows(objects: list[Any]) -> list[dict[str, Any]]:
 def _render_setup(result: Any) -> None:
     from ackaudit.cli._output import Column
 
-    channels = ", ".join(f"{c['type']} {c['url']}{' (signed)' if c['signed'] else ''}" for c in result.channels)
-    _output.info(f"channels: {channels}")
+    _output.info(f"channels: {', '.join(_channel_text(c) for c in result.channels)}")
     _output.table(_rows(result.objects), [Column("kind", "KIND"), Column("id", "ID"),
                                           Column("action", "ACTION"), Column("changes", "CHANGES")])
     for o in result.objects:
         if o.note and o.action != "unchanged":
             _output.info(f"{o.id}: {o.note}")
-    counts = {a: sum(o.action == a for o in result.objects) for a in ("create", "update")}
+    counts = {a: sum(o.action == a for o in result.objects) for a in ("create", "update", "delete")}
+    extra = f", {counts['delete']} no longer used" if counts["delete"] else ""
     if not result.changed:
         _output.success("unchanged: everything already matches")
     elif result.dry_run:
-        _output.info(f"plan (nothing changed): {counts['create']} to create, {counts['update']} to update")
+        _output.info(f"plan (nothing changed): {counts['create']} to create, {counts['update']} to update{extra}")
     else:
-        _output.success(f"alerting set up for {result.cluster_id}: {counts['create']} created, "
-                        f"{counts['update']} updated")
+        done = ", ".join(f"{counts[a]} {word}" for a, word in (("create", "created"), ("update", "updated"),
+                                                               ("delete", "deleted"))
+                         if counts[a] or a in ("create", "update"))
+        _output.success(f"alerting set up for {result.cluster_id}: {done}")
 
 
 def _render_status(result: Any) -> None:
     from ackaudit.cli._output import Column
 
     if result.channels:
-        _output.info("channels: " + ", ".join(f"{c['type']} {c['url']}" for c in result.channels))
+        _output.info("channels: " + ", ".join(_channel_text({**c, "signed": False}) for c in result.channels))
     _output.table(_rows(result.objects), [Column("kind", "KIND"), Column("id", "ID"), Column("action", "STATE"),
                                           Column("enabled", "ENABLED"), Column("last_modified", "LAST MODIFIED"),
                                           Column("changes", "CHANGES")])

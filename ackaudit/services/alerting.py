@@ -4,6 +4,8 @@
 (`alert_objects.py`), so a second run changes nothing. Differences are computed on the fields
 ackaudit sets, so what the service adds on its own (times, defaults) is not drift. Webhook URLs and
 signing secrets are credentials: every message leaving this module is scrubbed of them.
+
+When a setup stops using a webhook, user or user group that nothing else uses, it deletes it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ackaudit.errors import AckAuditError, PreconditionError, UsageError
+from ackaudit.services import alert_people
 from ackaudit.services.alert_channels import (
     CHANNEL_TYPES,
     SEED_WEBHOOK_ID,
@@ -38,17 +41,20 @@ from ackaudit.services.alert_objects import (
     differences,
     rule_name,
     template,
+    user_groups,
+    users,
     webhook,
 )
+from ackaudit.services.alert_people import GROUP_RESOURCE, USER_RESOURCE, Recipient
 from ackaudit.services.cluster import ClusterContext
 
 
 @dataclass
 class ObjectState:
-    kind: str                 # webhook | template | action_policy | alert_rule
+    kind: str                 # webhook | template | user | user_group | action_policy | alert_rule
     id: str
-    action: str               # setup/plan: create, update, unchanged; status: present, missing, drifted;
-                              # remove: delete, keep
+    action: str               # setup/plan: create, update, unchanged, delete (no longer used);
+                              # status: present, missing, drifted; remove: delete, keep
     changes: list[str] = field(default_factory=list)
     enabled: bool | None = None
     last_modified: str | None = None
@@ -138,6 +144,7 @@ class _Account:
     def __init__(self, ctx: ClusterContext) -> None:
         self.ctx, self.sls = ctx, ctx.cloud.sls
         self._seen: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._lists: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._webhook_resource: str | None = None
 
     @property
@@ -156,8 +163,23 @@ class _Account:
         return self._webhook_resource
 
     def resource_of(self, kind: str) -> str:
-        return {"webhook": self.webhook_resource, "template": TEMPLATE_RESOURCE,
-                "action_policy": POLICY_RESOURCE}[kind]
+        return {"webhook": self.webhook_resource, "template": TEMPLATE_RESOURCE, "user": USER_RESOURCE,
+                "user_group": GROUP_RESOURCE, "action_policy": POLICY_RESOURCE}[kind]
+
+    @property
+    def own_policies(self) -> list[str]:
+        """The ids of this cluster's action policies (one per rule, named as the rule)."""
+        return [rule_name(self.ctx.cluster_id, r) for r in load_definitions().rules]
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        key = ("*", kind)
+        if key not in self._lists:
+            self._lists[key] = self.sls.list_records(self.resource_of(kind))
+        return self._lists[key]
+
+    def other_policies(self) -> list[dict[str, Any]]:
+        """Every action policy of the account but this cluster's."""
+        return [p for p in self.records("action_policy") if p["id"] not in self.own_policies]
 
     def current(self, kind: str, object_id: str) -> dict[str, Any] | None:
         """A record (`{"id", "tag", "value", "lastModifyTime"}`) or a rule's detail, or None."""
@@ -170,14 +192,33 @@ class _Account:
         return self._seen[key]
 
     def configured_channels(self) -> list[Channel]:
-        """The channels earlier setups configured (a webhook record per channel type)."""
+        """The webhooks an earlier setup configured: those this cluster's action policies fire, or,
+        before this cluster has any, every webhook record of a channel type."""
+        policies = [p for p in (self.current("action_policy", i) for i in self.own_policies) if p]
         channels = []
         for kind in CHANNEL_TYPES.values():
+            if policies and not any(_mentions(p, kind.webhook_id) for p in policies):
+                continue
             record = self.current("webhook", kind.webhook_id)
             value = (record or {}).get("value") or {}
             if value.get("url"):
                 channels.append(Channel(kind, value["url"], value.get("secret") or None))
         return channels
+
+    def group_members(self, kind: str) -> list[str]:
+        group = self.current("user_group", alert_people.group_id(self.ctx.cluster_id, kind))
+        members = ((group or {}).get("value") or {}).get("members") or []
+        return [m for m in members if isinstance(m, str)]
+
+    def configured_recipients(self) -> list[Recipient]:
+        """The email and SMS recipients an earlier setup configured: the members of this cluster's groups."""
+        found = []
+        for kind in alert_people.KINDS:
+            for member in self.group_members(kind):
+                recipient = alert_people.from_user((self.current("user", member) or {}).get("value"), kind)
+                if recipient is not None:
+                    found.append(recipient)
+        return found
 
 
 class _Masker:
@@ -244,12 +285,14 @@ def _rule_enabled(current: dict[str, Any]) -> bool:
 
 
 def _desired(ctx: ClusterContext, project: str, channels: list[Channel], lang: str,
-             custom: Customisation | None = None) -> list[Desired]:
+             custom: Customisation | None = None, recipients: list[Recipient] | None = None) -> list[Desired]:
     defs = load_definitions()
+    recipients = recipients or []
     schedule = (defs.interval, defs.start, defs.end)
     objects = [webhook(ch) for ch in channels]
     objects += [template(t, lang) for t in defs.templates]
-    objects += [action_policy(ctx.cluster_id, r, channels, lang) for r in defs.rules]
+    objects += users(recipients) + user_groups(ctx.cluster_id, recipients)
+    objects += [action_policy(ctx.cluster_id, r, channels, lang, recipients) for r in defs.rules]
     objects += [alert_rule(ctx.cluster_id, project, ctx.logstore, ctx.cloud.region, r, lang, schedule, custom)
                 for r in defs.rules]
     return objects
@@ -292,19 +335,23 @@ def require_audit(ctx: ClusterContext, project: str) -> None:
         raise PreconditionError(f"the audit logstore {project}/{ctx.logstore} does not exist", hint=hint)
 
 
-def _channels_or_configured(account: _Account, given: list[Channel], cluster_id: str) -> list[Channel]:
-    channels = given or account.configured_channels()
-    for ch in [] if given else channels:
+def _channels_or_configured(account: _Account, given: list[Channel], recipients: list[Recipient],
+                            cluster_id: str) -> tuple[list[Channel], list[Recipient]]:
+    """The channels asked for; when none is, the ones configured (webhooks and recipients alike)."""
+    if given or recipients:
+        return given, recipients
+    channels, recipients = account.configured_channels(), account.configured_recipients()
+    for ch in channels:
         problem = url_problem(ch.type, ch.url, allow_any_url=True) if not _hidden(ch.url) else None
         if problem is not None:
             raise UsageError(f"the configured {ch.type.label} webhook cannot be used: {problem[0]}",
                              hint=f"give its URL again: ackaudit alerts setup --cluster {cluster_id} "
                                   f"--{ch.type.name}-url URL")
-    if not channels:
+    if not channels and not recipients:
         raise UsageError("no notification channel given and none configured yet",
                          hint=f"ackaudit alerts setup --cluster {cluster_id} --dingtalk-url URL "
-                              "(or --wecom-url, --lark-url, --slack-url, --webhook-url)")
-    return channels
+                              "(or --wecom-url, --lark-url, --slack-url, --webhook-url, --email, --sms)")
+    return channels, recipients
 
 
 # -- setup / plan -------------------------------------------------------------------------------
@@ -313,11 +360,11 @@ CustomChoice = Callable[[Customisation | None], Customisation]
 
 
 def setup(ctx: ClusterContext, channels: list[Channel], lang: str, *, dry_run: bool = False,
-          custom: CustomChoice | None = None) -> SetupResult:
+          custom: CustomChoice | None = None, recipients: list[Recipient] | None = None) -> SetupResult:
     """Bring every object up to date with the definitions (only describe it with dry_run).
 
-    With no channel given, the channels configured by an earlier setup are kept; `custom` turns the
-    customisation the rules carry into the one wanted (default: keep it).
+    With no channel given (webhooks or recipients), the ones configured by an earlier setup are
+    kept; `custom` turns the customisation the rules carry into the one wanted (default: keep it).
     """
     if lang not in LANGS:
         raise UsageError(f"--lang must be one of {', '.join(LANGS)}")
@@ -326,22 +373,59 @@ def setup(ctx: ClusterContext, channels: list[Channel], lang: str, *, dry_run: b
     with masker.active():
         account = _Account(ctx)
         require_audit(ctx, account.project)
-        channels = masker.add(_channels_or_configured(account, channels, ctx.cluster_id))
+        channels, recipients = _channels_or_configured(account, channels, recipients or [], ctx.cluster_id)
+        masker.add(channels)
         stored = _stored_customisation(account)
         wanted = custom(stored) if custom is not None else (stored or Customisation())
         plans = []
-        for desired in _desired(ctx, account.project, channels, lang, wanted):
+        desired_objects = _desired(ctx, account.project, channels, lang, wanted, recipients)
+        for desired in desired_objects:
             current = account.current(desired.kind, desired.id)
             changes = _compare(desired, current) if current is not None else []
             action = "create" if current is None else ("update" if changes else "unchanged")
-            plans.append((desired, current, ObjectState(desired.kind, desired.id, action, changes,
-                                                        note=_query_diff(desired, current))))
+            note = _query_diff(desired, current)
+            plans.append((desired, current, ObjectState(desired.kind, desired.id, action, changes, note=note)))
+        unused = [ObjectState(kind, object_id, "delete", note="no longer used by any action policy")
+                  for kind, object_id in _no_longer_used(account, desired_objects)]
         if not dry_run:
             for desired, current, state in plans:
                 if state.action != "unchanged":
                     _write(account, desired, current)
+            for state in unused:
+                account.sls.delete_records(account.resource_of(state.kind), [state.id])
+        objects = [state for _, _, state in plans] + unused
         return SetupResult(ctx.cluster_id, account.project, ctx.logstore, lang, dry_run,
-                           [ch.describe() for ch in channels], [state for _, _, state in plans])
+                           [ch.describe() for ch in channels] + [r.describe() for r in recipients], objects)
+
+
+def _no_longer_used(account: _Account, desired: list[Desired]) -> list[tuple[str, str]]:
+    """The webhooks, user groups and users this cluster's action policies or groups used and the
+    new ones do not, and that nothing else uses: (kind, id), in the order they can be deleted."""
+    before = [p for p in (account.current("action_policy", i) for i in account.own_policies) if p]
+    after = [{"value": d.value} for d in desired if d.kind == "action_policy"]
+    others = account.other_policies()
+    found: list[tuple[str, str]] = []
+    candidates = [("user_group", alert_people.group_id(account.ctx.cluster_id, k)) for k in alert_people.KINDS]
+    candidates += [("webhook", kind.webhook_id) for kind in CHANNEL_TYPES.values()]
+    for kind, object_id in candidates:
+        if (any(_mentions(p, object_id) for p in before) and not any(_mentions(p, object_id) for p in after)
+                and not any(_mentions(p, object_id) for p in others)
+                and account.current(kind, object_id) is not None):
+            found.append((kind, object_id))
+    members_before = {m for k in alert_people.KINDS for m in account.group_members(k)}
+    members_after = {m for d in desired if d.kind == "user_group" for m in d.value["members"]}
+    for user_id in sorted(members_before - members_after):
+        if not _used_elsewhere(account, user_id) and account.current("user", user_id) is not None:
+            found.append(("user", user_id))
+    return found
+
+
+def _used_elsewhere(account: _Account, user_id: str) -> list[str]:
+    """The other user groups and action policies that name this user."""
+    own_groups = {alert_people.group_id(account.ctx.cluster_id, k) for k in alert_people.KINDS}
+    groups = [f"user group {g['id']}" for g in account.records("user_group") if g["id"] not in own_groups
+              and user_id in (((g.get("value") or {}).get("members")) or [])]
+    return groups + [f"action policy {p['id']}" for p in account.other_policies() if _mentions(p, user_id)]
 
 
 def _write(account: _Account, desired: Desired, current: dict[str, Any] | None) -> None:
@@ -372,18 +456,20 @@ def status(ctx: ClusterContext) -> StatusResult:
         ctx.ensure_exists()
         account = _Account(ctx)
         channels = masker.add(account.configured_channels())
+        recipients = account.configured_recipients()
         best: tuple[int, str, list[ObjectState]] | None = None
         custom = _stored_customisation(account)
         for lang in LANGS:
             states = [_state(d, account.current(d.kind, d.id))
-                      for d in _desired(ctx, account.project, channels, lang, custom)]
-            if not channels:
+                      for d in _desired(ctx, account.project, channels, lang, custom, recipients)]
+            if not channels and not recipients:
                 states.insert(0, ObjectState("webhook", SEED_WEBHOOK_ID, "missing"))
             score = sum(s.action != "present" for s in states)
             if best is None or score < best[0]:
                 best = (score, lang, states)
         assert best is not None
-        return StatusResult(ctx.cluster_id, account.project, best[1], [ch.describe() for ch in channels], best[2])
+        return StatusResult(ctx.cluster_id, account.project, best[1],
+                            [ch.describe() for ch in channels] + [r.describe() for r in recipients], best[2])
 
 
 def _state(desired: Desired, current: dict[str, Any] | None) -> ObjectState:
@@ -433,7 +519,12 @@ def send_test(ctx: ClusterContext, channels: list[Channel], lang: str, *,
     with masker.active():
         ctx.ensure_exists()
         if not channels:
-            channels = masker.add(_Account(ctx).configured_channels())
+            account = _Account(ctx)
+            channels = masker.add(account.configured_channels())
+            if not channels and account.configured_recipients():
+                raise PreconditionError("only email and SMS are configured, and SLS sends those itself",
+                                        hint=f"prove them end to end: ackaudit alerts test --cluster {ctx.cluster_id} "
+                                             "--e2e")
         if not channels:
             raise PreconditionError("no webhook is configured for alerts",
                                     hint=f"ackaudit alerts setup --cluster {ctx.cluster_id} --dingtalk-url URL")
@@ -448,26 +539,33 @@ def send_test(ctx: ClusterContext, channels: list[Channel], lang: str, *,
 # -- remove -------------------------------------------------------------------------------------
 
 def plan_removal(ctx: ClusterContext) -> RemoveResult:
-    """What `remove` deletes: this cluster's rules and action policies, and the shared templates and
-    webhooks unless another action policy still uses them."""
+    """What `remove` deletes: this cluster's rules, action policies and user groups, and the shared
+    templates, webhooks and users unless something else still uses them."""
     masker = _Masker()
     with masker.active():
         ctx.ensure_exists()
         account = _Account(ctx)
         masker.add(account.configured_channels())
         defs = load_definitions()
-        own = {rule_name(ctx.cluster_id, r) for r in defs.rules}
-        others = [p for p in account.sls.list_records(POLICY_RESOURCE) if p["id"] not in own]
-        candidates = [("alert_rule", name) for name in sorted(own)] + [("action_policy", name) for name in sorted(own)]
+        own = sorted(account.own_policies)
+        others = account.other_policies()
+        candidates = [("alert_rule", name) for name in own] + [("action_policy", name) for name in own]
+        candidates += [("user_group", alert_people.group_id(ctx.cluster_id, k)) for k in alert_people.KINDS]
+        candidates += [("user", m) for k in alert_people.KINDS for m in account.group_members(k)]
         candidates += [("template", t.id) for t in defs.templates]
         candidates += [("webhook", kind.webhook_id) for kind in CHANNEL_TYPES.values()]
         objects = []
-        for kind, object_id in candidates:
-            if account.current(kind, object_id) is None:
+        for kind, object_id in dict.fromkeys(candidates):
+            current = account.current(kind, object_id)
+            if current is None:
                 continue
-            users = [p["id"] for p in others if kind in ("template", "webhook") and _mentions(p, object_id)]
-            objects.append(ObjectState(kind, object_id, "keep" if users else "delete",
-                                       note=f"used by action policy {', '.join(users)}" if users else None))
+            if kind == "user":
+                users_of = _used_elsewhere(account, object_id)
+            else:
+                users_of = [f"action policy {p['id']}" for p in others if kind in ("template", "webhook", "user_group")
+                            and _mentions(p, object_id)]
+            objects.append(ObjectState(kind, object_id, "keep" if users_of else "delete",
+                                       note=f"used by {', '.join(users_of)}" if users_of else None))
         objects.sort(key=lambda o: KINDS.index(o.kind), reverse=True)
         return RemoveResult(ctx.cluster_id, account.project, True, objects)
 
