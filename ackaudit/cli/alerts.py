@@ -56,6 +56,9 @@ SmsOpt = Annotated[list[str] | None, typer.Option(
     "--sms", metavar="PHONE", show_default=False,
     help="Send the alerts by text message to this phone too (repeatable): +<country code> <number>, "
          "or a mainland China mobile number.")]
+AdoptOpt = Annotated[bool, typer.Option(
+    "--adopt", help="Take over objects in the way that ackaudit did not make (the guide's webhook and "
+                    "templates made by hand in the console); without it they are named and nothing changes.")]
 ExcludeOpt = Annotated[str | None, typer.Option(
     "--exclude", metavar="FILE", show_default=False,
     help="Expected activity to leave out of both rules: a YAML/JSON mapping of users, namespaces, pods "
@@ -103,7 +106,8 @@ def _context(cluster: str) -> Any:
     "--dingtalk-url 'https://oapi.dingtalk.com/robot/send?access_token=6f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8' --dingtalk-secret SEC0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
     "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 --slack-url https://hooks.slack.com/services/T0000000000/B0000000000/XXXXXXXXXXXXXXXXXXXXXXXX --lang en",
     "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 --slack-url https://hooks.slack.com/services/T0000000000/B0000000000/XXXXXXXXXXXXXXXXXXXXXXXX --email oncall@ops.example.org --sms '+86 13800138000'",
-    "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793          # again: the channels already configured are kept"])
+    "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793          # again: the channels already configured are kept",
+    "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 --adopt  # take over the guide's objects made by hand"])
 def setup(
     cluster: ClusterOpt,
     dingtalk_url: DingTalkUrlOpt = None,
@@ -120,6 +124,7 @@ def setup(
     risky_programs: RiskyOpt = None,
     add_risky: AddRiskyOpt = False,
     exclude: ExcludeOpt = None,
+    adopt: AdoptOpt = False,
     dry_run: DryRunOpt = False,
 ) -> None:
     """Create (or bring up to date) the webhooks, the two templates, the users and groups for email and
@@ -131,6 +136,10 @@ def setup(
     one, the channels given replace them (a webhook, user or group nothing uses any more is deleted).
     The webhooks, templates and users belong to the account and are shared by every cluster's alerts;
     the user groups, action policies and rules belong to this cluster.
+
+    Objects with the same ids that ackaudit did not make (the guide's webhook and templates created
+    by hand in the console) are not taken over: setup names them and exits 2 before changing
+    anything, unless --adopt.
     """
     from ackaudit.services.alerting import setup as run_setup
 
@@ -139,7 +148,8 @@ def setup(
                          webhook_url=webhook_url)
     recipients = _recipients(email, sms)
     custom = _custom(risky_programs, add_risky, exclude)
-    result = run_setup(_context(cluster), channels, lang, dry_run=dry_run, custom=custom, recipients=recipients)
+    result = run_setup(_context(cluster), channels, lang, dry_run=dry_run, custom=custom, recipients=recipients,
+                       adopt=adopt)
     _output.emit(result.to_json(), human=lambda _: _render_setup(result))
 
 
@@ -161,9 +171,11 @@ def plan(
     risky_programs: RiskyOpt = None,
     add_risky: AddRiskyOpt = False,
     exclude: ExcludeOpt = None,
+    adopt: AdoptOpt = False,
 ) -> None:
     """Show what `alerts setup` would create or change, without changing anything (as setup --dry-run);
-    for a rule's query, the terms it would remove (-) and add (+)."""
+    for a rule's query, the terms it would remove (-) and add (+). Objects ackaudit did not make are
+    shown as "hand-made: would be adopted with --adopt"."""
     from ackaudit.services.alerting import setup as run_setup
 
     channels = _channels(allow_any_url, dingtalk_url=dingtalk_url, dingtalk_secret=dingtalk_secret,
@@ -171,7 +183,8 @@ def plan(
                          webhook_url=webhook_url)
     recipients = _recipients(email, sms)
     custom = _custom(risky_programs, add_risky, exclude)
-    result = run_setup(_context(cluster), channels, lang, dry_run=True, custom=custom, recipients=recipients)
+    result = run_setup(_context(cluster), channels, lang, dry_run=True, custom=custom, recipients=recipients,
+                       adopt=adopt)
     _output.emit(result.to_json(), human=lambda _: _render_setup(result))
 
 
@@ -283,17 +296,30 @@ def history(cluster: ClusterOpt, since: SinceOpt = None) -> None:
                  human=lambda _: _render_history(result))
 
 
+RemoveAdoptOpt = Annotated[bool, typer.Option(
+    "--adopt", help="Also delete the objects with ackaudit's ids that ackaudit did not make (the guide's "
+                    "webhook and templates made by hand); without it they are named and nothing changes.")]
+
+
 @command(app, "remove", examples=["ackaudit alerts remove --cluster cab2c17507494d8cdae1b9324d1d83793 --dry-run",
                                   "ackaudit alerts remove --cluster cab2c17507494d8cdae1b9324d1d83793 --yes"])
-def remove(cluster: ClusterOpt, yes: YesOpt = False, dry_run: DryRunOpt = False) -> None:
+def remove(cluster: ClusterOpt, yes: YesOpt = False, dry_run: DryRunOpt = False, adopt: RemoveAdoptOpt = False) -> None:
     """Remove the alert rules, action policies and user groups of this cluster, and the templates,
-    webhooks and users ackaudit created unless something else still uses them."""
-    from ackaudit.services.alerting import plan_removal
+    webhooks and users ackaudit created unless something else still uses them.
+
+    Objects with those ids that ackaudit did not make are not deleted: remove names them and exits 2
+    before deleting anything, unless --adopt (then they are deleted too)."""
+    from ackaudit.errors import UsageError
+    from ackaudit.services.alerting import named, plan_removal
     from ackaudit.services.alerting import remove as run_remove
 
     ctx = _context(cluster)
-    result = plan_removal(ctx)
+    result = plan_removal(ctx, adopt=adopt)
     if not dry_run:
+        if result.hand_made:
+            raise UsageError(f"not made by ackaudit: {named(result.hand_made)}; remove deletes them only with --adopt",
+                             hint=f"`ackaudit alerts remove --cluster {cluster} --dry-run` shows the rest; add --adopt "
+                                  "to delete them too (also when an interrupted ackaudit run left them)")
         if result.to_delete:
             names = ", ".join(o.id for o in result.to_delete if o.kind == "alert_rule") or "no rules"
             _output.confirm(f"Remove {len(result.to_delete)} alerting objects ({names})?", yes=yes)
@@ -328,15 +354,18 @@ def _render_setup(result: Any) -> None:
     for o in result.objects:
         if o.note and o.action != "unchanged":
             _output.info(f"{o.id}: {o.note}")
-    counts = {a: sum(o.action == a for o in result.objects) for a in ("create", "update", "delete")}
-    extra = f", {counts['delete']} no longer used" if counts["delete"] else ""
+    counts = {a: sum(o.action == a for o in result.objects) for a in ("create", "update", "adopt", "delete")}
+    extra = "".join(f", {counts[a]} {word}" for a, word in (("adopt", "hand-made"), ("delete", "no longer used"))
+                    if counts[a])
     if not result.changed:
         _output.success("unchanged: everything already matches")
     elif result.dry_run:
         _output.info(f"plan (nothing changed): {counts['create']} to create, {counts['update']} to update{extra}")
+        if counts["adopt"]:
+            _output.warn(f"{counts['adopt']} objects were not made by ackaudit: setup takes them over only with --adopt")
     else:
         done = ", ".join(f"{counts[a]} {word}" for a, word in (("create", "created"), ("update", "updated"),
-                                                               ("delete", "deleted"))
+                                                               ("adopt", "adopted"), ("delete", "deleted"))
                          if counts[a] or a in ("create", "update"))
         _output.success(f"alerting set up for {result.cluster_id}: {done}")
 
@@ -349,6 +378,9 @@ def _render_status(result: Any) -> None:
     _output.table(_rows(result.objects), [Column("kind", "KIND"), Column("id", "ID"), Column("action", "STATE"),
                                           Column("enabled", "ENABLED"), Column("last_modified", "LAST MODIFIED"),
                                           Column("changes", "CHANGES")])
+    for o in result.objects:
+        if o.note:
+            _output.info(f"{o.id}: {o.note}")
 
 
 def _render_test(result: Any) -> None:
@@ -411,5 +443,8 @@ def _render_remove(result: Any) -> None:
     deleted = len(result.to_delete)
     if result.dry_run:
         _output.info(f"plan (nothing changed): {deleted} to delete")
+        if result.hand_made:
+            _output.warn(f"{len(result.hand_made)} objects were not made by ackaudit: remove deletes them only "
+                         "with --adopt")
     elif deleted:
         _output.success(f"removed {deleted} alerting objects")

@@ -11,6 +11,11 @@ For one cluster and its channels:
 - the two alert rules (`/jobs`, in the cluster's project), `ackaudit-<cluster id>-<rule>`, with the
   built-in alert policy `sls.builtin.dynamic`, which hands each alert to the action policy the rule
   names.
+
+What ackaudit made carries its mark where the official model has a field for one: an alert rule
+the tag `ackaudit` (`configuration.tags`), an action policy the label `managed_by: ackaudit`
+(`labels`). Webhook integrations, content templates, users and user groups have no such field:
+they are ackaudit's when an action policy of ackaudit's uses them (see `alerting.py`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ DYNAMIC_ALERT_POLICY = "sls.builtin.dynamic"
 LOCALES = {"zh": "zh-CN", "en": "en-US"}
 WEBHOOK_NAME = "Kubernetes容器内部操作审计告警"
 TEMPLATE_CHANNEL_KEYS = ("dingtalk", "wechat", "lark", "slack")
+RULE_TAG = "ackaudit"                      # in an alert rule's configuration.tags
+POLICY_LABEL = ("managed_by", "ackaudit")  # in an action policy's labels
 
 # Also the order of creation: what a policy names exists before the policy, the policy before the rule.
 KINDS = ("webhook", "template", "user", "user_group", "action_policy", "alert_rule")
@@ -118,7 +125,7 @@ def action_policy(cluster_id: str, rule: RuleDefinition, channels: list[Channel]
     name = f"{rule.display_name[lang]} ({cluster_id})"
     script = policy_script(channels, rule.template_id, cluster_id, recipients)
     value = {"action_policy_id": policy_id, "action_policy_name": name, "is_default": False,
-             "labels": {},
+             "labels": dict([POLICY_LABEL]),
              # Escalation is off; an empty secondary script may be refused (ActionPolicyEmpty), so
              # it repeats the primary one.
              "primary_policy_script": script, "secondary_policy_script": script,
@@ -158,7 +165,7 @@ def alert_rule(cluster_id: str, project: str, logstore: str, region: str, rule: 
             "templateConfiguration": {},
             "sinkAlerthub": {"enabled": True}, "sinkCms": {"enabled": False},
             "sinkEventStore": {"enabled": False},
-            "tags": ["ackaudit"],
+            "tags": [RULE_TAG],
         },
     }
     return Desired("alert_rule", name, None, detail)

@@ -5,7 +5,14 @@
 ackaudit sets, so what the service adds on its own (times, defaults) is not drift. Webhook URLs and
 signing secrets are credentials: every message leaving this module is scrubbed of them.
 
-When a setup stops using a webhook, user or user group that nothing else uses, it deletes it.
+Objects made by hand are never taken over or deleted without saying so. An object is ackaudit's
+when it carries ackaudit's mark (an alert rule the tag `ackaudit`, an action policy the label
+`managed_by: ackaudit` or ackaudit's id prefix, which policies made before the label have), or,
+for objects whose model has no field for a mark, when it has ackaudit's id prefix (users and user
+groups) or an action policy of ackaudit's uses it (the webhooks and templates, which have the
+guide's ids). Any other object in the way is hand-made: `setup` and `remove` refuse to touch it
+unless told `--adopt`; `plan` shows it. When a setup stops using a webhook, user or user group
+that nothing else uses, it deletes it, so that nothing ackaudit made is left looking hand-made.
 """
 
 from __future__ import annotations
@@ -32,7 +39,10 @@ from ackaudit.services.alert_custom import Customisation, stored_in
 from ackaudit.services.alert_definitions import LANGS, SEVERITIES, load_definitions, render
 from ackaudit.services.alert_objects import (
     KINDS,
+    POLICY_LABEL,
     POLICY_RESOURCE,
+    RULE_PREFIX,
+    RULE_TAG,
     TEMPLATE_RESOURCE,
     WEBHOOK_RESOURCES,
     Desired,
@@ -53,8 +63,9 @@ from ackaudit.services.cluster import ClusterContext
 class ObjectState:
     kind: str                 # webhook | template | user | user_group | action_policy | alert_rule
     id: str
-    action: str               # setup/plan: create, update, unchanged, delete (no longer used);
-                              # status: present, missing, drifted; remove: delete, keep
+    action: str               # setup/plan: create, update, unchanged, adopt (hand-made), delete (no
+                              # longer used); status: present, missing, drifted; remove: delete, keep,
+                              # hand-made (kept: not ackaudit's)
     changes: list[str] = field(default_factory=list)
     enabled: bool | None = None
     last_modified: str | None = None
@@ -77,6 +88,10 @@ class SetupResult:
     @property
     def changed(self) -> bool:
         return any(o.action != "unchanged" for o in self.objects)
+
+    @property
+    def hand_made(self) -> list[ObjectState]:
+        return [o for o in self.objects if o.action == "adopt"]
 
     def to_json(self) -> dict[str, Any]:
         return {"cluster_id": self.cluster_id, "project": self.project, "logstore": self.logstore,
@@ -130,6 +145,11 @@ class RemoveResult:
     def to_delete(self) -> list[ObjectState]:
         return [o for o in self.objects if o.action == "delete"]
 
+    @property
+    def hand_made(self) -> list[ObjectState]:
+        """Objects in the way that ackaudit did not make, left alone (without --adopt)."""
+        return [o for o in self.objects if o.action == "hand-made"]
+
     def to_json(self) -> dict[str, Any]:
         return {"cluster_id": self.cluster_id, "project": self.project, "dry_run": self.dry_run,
                 "changed": bool(self.to_delete) and not self.dry_run,
@@ -180,6 +200,15 @@ class _Account:
     def other_policies(self) -> list[dict[str, Any]]:
         """Every action policy of the account but this cluster's."""
         return [p for p in self.records("action_policy") if p["id"] not in self.own_policies]
+
+    def made_by_ackaudit(self, kind: str, object_id: str, current: dict[str, Any]) -> bool:
+        if kind == "alert_rule":
+            return RULE_TAG in (((current.get("configuration") or {}).get("tags")) or [])
+        if kind == "action_policy":
+            return _ackaudit_policy(current)
+        if kind in ("user", "user_group"):
+            return object_id.startswith(alert_people.ID_PREFIX)
+        return any(_mentions(p, object_id) for p in self.records("action_policy") if _ackaudit_policy(p))
 
     def current(self, kind: str, object_id: str) -> dict[str, Any] | None:
         """A record (`{"id", "tag", "value", "lastModifyTime"}`) or a rule's detail, or None."""
@@ -354,17 +383,35 @@ def _channels_or_configured(account: _Account, given: list[Channel], recipients:
     return channels, recipients
 
 
+def _ackaudit_policy(record: dict[str, Any]) -> bool:
+    labels = (record.get("value") or {}).get("labels")
+    labelled = isinstance(labels, dict) and labels.get(POLICY_LABEL[0]) == POLICY_LABEL[1]
+    return labelled or str(record.get("id") or "").startswith(RULE_PREFIX)
+
+
+_KIND_NAMES = {"webhook": "webhook", "template": "template", "user": "user", "user_group": "user group",
+               "action_policy": "action policy", "alert_rule": "alert rule"}
+
+
+def named(objects: list[ObjectState]) -> str:
+    """`webhook a, template b` for a message."""
+    return ", ".join(f"{_KIND_NAMES[o.kind]} {o.id}" for o in objects)
+
+
 # -- setup / plan -------------------------------------------------------------------------------
 
 CustomChoice = Callable[[Customisation | None], Customisation]
 
 
 def setup(ctx: ClusterContext, channels: list[Channel], lang: str, *, dry_run: bool = False,
-          custom: CustomChoice | None = None, recipients: list[Recipient] | None = None) -> SetupResult:
+          custom: CustomChoice | None = None, recipients: list[Recipient] | None = None,
+          adopt: bool = False) -> SetupResult:
     """Bring every object up to date with the definitions (only describe it with dry_run).
 
     With no channel given (webhooks or recipients), the ones configured by an earlier setup are
     kept; `custom` turns the customisation the rules carry into the one wanted (default: keep it).
+    Objects in the way that ackaudit did not make are taken over only with `adopt`: without it
+    setup refuses before writing anything (a dry run shows them).
     """
     if lang not in LANGS:
         raise UsageError(f"--lang must be one of {', '.join(LANGS)}")
@@ -384,9 +431,20 @@ def setup(ctx: ClusterContext, channels: list[Channel], lang: str, *, dry_run: b
             changes = _compare(desired, current) if current is not None else []
             action = "create" if current is None else ("update" if changes else "unchanged")
             note = _query_diff(desired, current)
+            if current is not None and not account.made_by_ackaudit(desired.kind, desired.id, current):
+                action = "adopt"
+                note = ("hand-made: would be adopted" + ("" if adopt else " with --adopt") if dry_run
+                        else "hand-made: adopted")
             plans.append((desired, current, ObjectState(desired.kind, desired.id, action, changes, note=note)))
         unused = [ObjectState(kind, object_id, "delete", note="no longer used by any action policy")
                   for kind, object_id in _no_longer_used(account, desired_objects)]
+        hand_made = [state for _, _, state in plans if state.action == "adopt"]
+        if hand_made and not adopt and not dry_run:
+            raise UsageError(f"not made by ackaudit, and in the way: {named(hand_made)}; setup takes them over "
+                             "only with --adopt",
+                             hint=f"`ackaudit alerts plan --cluster {ctx.cluster_id}` shows what would change in "
+                                  "them; add --adopt to take them over (also when an interrupted ackaudit run "
+                                  "left them)")
         if not dry_run:
             for desired, current, state in plans:
                 if state.action != "unchanged":
@@ -460,7 +518,7 @@ def status(ctx: ClusterContext) -> StatusResult:
         best: tuple[int, str, list[ObjectState]] | None = None
         custom = _stored_customisation(account)
         for lang in LANGS:
-            states = [_state(d, account.current(d.kind, d.id))
+            states = [_state(account, d, account.current(d.kind, d.id))
                       for d in _desired(ctx, account.project, channels, lang, custom, recipients)]
             if not channels and not recipients:
                 states.insert(0, ObjectState("webhook", SEED_WEBHOOK_ID, "missing"))
@@ -472,11 +530,13 @@ def status(ctx: ClusterContext) -> StatusResult:
                             [ch.describe() for ch in channels] + [r.describe() for r in recipients], best[2])
 
 
-def _state(desired: Desired, current: dict[str, Any] | None) -> ObjectState:
+def _state(account: _Account, desired: Desired, current: dict[str, Any] | None) -> ObjectState:
     if current is None:
         return ObjectState(desired.kind, desired.id, "missing")
     changes = _compare(desired, current)
     state = ObjectState(desired.kind, desired.id, "drifted" if changes else "present", changes)
+    if not account.made_by_ackaudit(desired.kind, desired.id, current):
+        state.note = "hand-made (not made by ackaudit): `alerts setup --adopt` takes it over"
     if desired.kind == "alert_rule":
         state.enabled = _rule_enabled(current)
         state.last_modified = _iso(current.get("lastModifiedTime"))
@@ -538,9 +598,10 @@ def send_test(ctx: ClusterContext, channels: list[Channel], lang: str, *,
 
 # -- remove -------------------------------------------------------------------------------------
 
-def plan_removal(ctx: ClusterContext) -> RemoveResult:
+def plan_removal(ctx: ClusterContext, *, adopt: bool = False) -> RemoveResult:
     """What `remove` deletes: this cluster's rules, action policies and user groups, and the shared
-    templates, webhooks and users unless something else still uses them."""
+    templates, webhooks and users unless something else still uses them. Objects ackaudit did not
+    make are left alone (action `hand-made`), unless `adopt`."""
     masker = _Masker()
     with masker.active():
         ctx.ensure_exists()
@@ -564,8 +625,14 @@ def plan_removal(ctx: ClusterContext) -> RemoveResult:
             else:
                 users_of = [f"action policy {p['id']}" for p in others if kind in ("template", "webhook", "user_group")
                             and _mentions(p, object_id)]
-            objects.append(ObjectState(kind, object_id, "keep" if users_of else "delete",
-                                       note=f"used by {', '.join(users_of)}" if users_of else None))
+            if users_of:
+                objects.append(ObjectState(kind, object_id, "keep", note=f"used by {', '.join(users_of)}"))
+            elif not account.made_by_ackaudit(kind, object_id, current):
+                objects.append(ObjectState(kind, object_id, "delete" if adopt else "hand-made",
+                                           note="hand-made: deleted with --adopt" if adopt else
+                                           "hand-made (not made by ackaudit): kept; --adopt deletes it"))
+            else:
+                objects.append(ObjectState(kind, object_id, "delete"))
         objects.sort(key=lambda o: KINDS.index(o.kind), reverse=True)
         return RemoveResult(ctx.cluster_id, account.project, True, objects)
 
