@@ -9,11 +9,12 @@ from ackaudit.errors import UsageError
 from ackaudit.services import alert_channels as channels
 from ackaudit.services.alert_definitions import (
     DefinitionError,
+    fields,
     load_definitions,
     parse_rule,
     parse_template,
-    placeholders,
     render,
+    selected,
 )
 from ackaudit.services.alert_objects import differences, policy_script, template
 
@@ -77,40 +78,82 @@ def test_the_chinese_templates_are_the_guides_bodies():
     for t in defs.templates:
         assert t.title["zh"] == "Kubernetes容器内部操作审计告警"
         assert "Kubernetes" in t.title["en"]
-        assert sorted(placeholders(t.content["en"])) == sorted(placeholders(t.content["zh"]))
+        # Every robot gets the guide's body in Chinese; the English digests show each of its fields.
+        assert t.compact["zh"] == t.content["zh"]
+        assert fields(t.content["zh"]) <= fields(t.content["en"]) and fields(t.content["zh"]) <= fields(t.compact["en"])
+        assert "alert.fire_results[:10]" in t.content["en"] and "alert.fire_results[:3]" in t.compact["en"]
+
+
+def test_templates_read_only_what_their_rules_select():
+    defs = load_definitions()
+    for rule in defs.rules:
+        t = defs.template(rule.template_id)
+        assert fields(t.content["en"]) | fields(t.sms["zh"]) <= selected(rule.query)
+    assert "traceId" in selected(defs.rules[0].query) and "process.cmdline" in selected(defs.rules[1].query)
 
 
 def test_every_channel_key_of_a_template_carries_the_body():
     t = load_definitions().template(ENTER)
     value = template(t, "zh").value
-    assert set(value["templates"]) == {"dingtalk", "wechat", "lark", "slack", "webhook"}
+    assert set(value["templates"]) == {"dingtalk", "wechat", "lark", "slack", "webhook", "email", "sms"}
     for key in ("dingtalk", "wechat", "lark", "slack"):
         assert value["templates"][key] == {"locale": "zh-CN", "title": t.title["zh"], "content": t.content["zh"]}
     assert json.loads(value["templates"]["webhook"]["content"]) == {"title": t.title["zh"], "text": t.content["zh"]}
-    assert template(t, "en").value["templates"]["dingtalk"]["locale"] == "en-US"
+    assert value["templates"]["email"] == {"locale": "zh-CN", "subject": t.title["zh"], "content": t.content["zh"]}
+    assert value["templates"]["sms"] == {"locale": "zh-CN", "content": t.sms["zh"]}
+    english = template(t, "en").value["templates"]
+    assert english["dingtalk"]["locale"] == "en-US" and english["dingtalk"]["content"] == t.content["en"]
+    # The robots with small size limits get the compact digest.
+    assert english["wechat"]["content"] == english["slack"]["content"] == t.compact["en"]
+    assert english["lark"]["content"] == t.content["en"]
+
+
+def _row(i, **values):
+    return {"time": f"2026-01-02T03:04:{i:02d}Z", "k8s.user.aliuid": "", "k8s.user.username": f"user{i}",
+            "k8s.pod.namespace": "shop", "k8s.pod.name": f"web-{i}", "traceId": f"trace{i}",
+            "kubeobject.operation.podexecoptions.container": "app",
+            "kubeobject.operation.podexecoptions.commandstr": "bash", **values}
+
+
+def test_the_english_digest_lists_the_first_results_and_the_count():
+    t = load_definitions().template(ENTER)
+    rows = [_row(i) for i in range(12)]
+    text = render(t.content["en"], {"alert_name": "R"}, rows[0], 12, rows)
+    assert "Operations: 12, the first 10 below (Details lists them all):\n" in text
+    assert "1. 2026-01-02T03:04:00Z: user0 in shop/web-0, container app, command bash (traceId trace0)\n" in text
+    assert "10. 2026-01-02T03:04:09Z: user9" in text and "user10" not in text
+    assert "{%" not in text and "{{" not in text and text.startswith("- Alert rule: R\n")
+    compact = render(t.compact["en"], {}, rows[0], 12, rows)
+    assert "the first 3 below" in compact and "3. " in compact and "4. " not in compact
 
 
 def test_render_falls_back_to_the_username_without_an_aliuid():
     body = load_definitions().template(ENTER).content["en"]
-    with_uid = render(body, {"alert_name": "R"}, {"k8s.user.aliuid": "2000", "k8s.user.username": "bob"}, 3)
-    without = render(body, {"alert_name": "R"}, {"k8s.user.username": "bob"})
-    assert "- Account: 2000\n- Namespace:" in with_uid and "bob" not in with_uid
-    assert "- Account: bob\n" in without and "Operations: 1;" in without and "Operations: 3;" in with_uid
-    assert "{%" not in without and "{{" not in without and "- Alert rule: R" in without
+    with_uid = render(body, {"alert_name": "R"}, _row(0, **{"k8s.user.aliuid": "2000"}), 3)
+    without = render(body, {"alert_name": "R"}, _row(0))
+    assert ": 2000 in shop/web-0" in with_uid and "user0" not in with_uid
+    assert ": user0 in shop/web-0" in without and "Operations: 1:" in without and "Operations: 3:" in with_uid
+    zh = render(load_definitions().template(ENTER).content["zh"], {}, _row(0, **{"k8s.user.aliuid": "2000"}))
+    assert "- 操作账号:2000\n- 命名空间:shop" in zh
 
 
 def _template_item(**changes):
     item = {"id": "t", "name": {"zh": "n", "en": "n"}, "title": {"zh": "Kubernetes a", "en": "Kubernetes b"},
-            "content": {"zh": ["- x:${alert_name}"], "en": ["- y: ${alert_name}"]}}
+            "content": {"zh": ["- x:${alert_name} {{ alert.results[0].fire_result['time'] }}"],
+                        "en": ["{% for r in alert.fire_results[:3] %}- y: ${alert_name} {{ r['time'] }}", "{% endfor %}"]},
+            "sms": {"zh": "${alert_name}", "en": "${alert_name}"}}
     item.update(changes)
     return item
 
 
 @pytest.mark.parametrize("changes, problem", [
     ({"title": {"zh": "Kubernetes a", "en": "no keyword"}}, "must contain 'Kubernetes'"),
-    ({"content": {"zh": ["${alert_name}"], "en": ["${severity}"]}}, "different placeholders"),
-    ({"content": {"zh": ["{{ alert.project }}"], "en": ["{{ alert.project }}"]}}, "unsupported placeholders"),
+    ({"content": {"zh": ["{{ alert.results[0].fire_result['pod'] }}"], "en": ["${severity}"]}}, "does not show pod"),
+    ({"compact": {"en": ["${alert_name}"]}}, "the en compact does not show time"),
+    ({"content": {"zh": ["${alert_nmae}"], "en": ["${alert_nmae}"]}}, r"unknown variables \$\{alert_nmae\}"),
+    ({"sms": {"zh": "{% if alert.n %}x", "en": "x"}}, "unclosed block"),
     ({"name": {"zh": "n"}}, "exactly the languages"),
+    ({"compact": {"fr": "x"}}, "some of the languages"),
 ])
 def test_a_malformed_template_is_refused(changes, problem):
     assert parse_template(_template_item())
@@ -196,3 +239,49 @@ def test_signatures_follow_each_services_algorithm():
     _, lark = channels.message(channels.channel("lark", "https://open.feishu.cn/open-apis/bot/v2/hook/abc",
                                                 "secret"), "T", "x", now=1700000000.0)
     assert (lark["timestamp"], lark["sign"]) == ("1700000000", channels.lark_signature("secret", 1700000000))
+
+
+# The fields a user controls (names, command lines) may hold anything; names of Kubernetes objects,
+# times and trace ids are ASCII of bounded length.
+_FREE = ("k8s.user.aliuid", "k8s.user.username", "kubeobject.operation.podexecoptions.commandstr",
+         "process.cmdline", "process.cwd")
+_CONSOLE = "https://sls.console.aliyun.com/" + "q" * 470    # links SLS fills in, 500 characters each
+
+
+def _hostile(filler):
+    row = {"time": "2026-01-02T03:04:05.123456+08:00".ljust(40, "0"), "traceId": "f" * 64, "clusterid": "c" * 64,
+           "k8s.pod.namespace": "n" * 63, "k8s.pod.name": "p" * 63, "k8s.container.name": "k" * 63,
+           "kubeobject.operation.podexecoptions.container": "k" * 63}
+    return {**row, **{f: filler * 2000 for f in _FREE}}
+
+
+def _size(channel, title, text):
+    """The message as each robot measures it (cloud-apis §5): the JSON body, the markdown content or
+    the section text."""
+    if channel == "dingtalk":
+        body = {"msgtype": "markdown", "markdown": {"title": title, "text": text}, "at": {"isAtAll": False}}
+    elif channel == "lark":
+        body = {"timestamp": "1700000000", "sign": "s" * 44, "msg_type": "interactive", "card": {
+            "header": {"title": {"tag": "plain_text", "content": title}},
+            "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": text}}]}}
+    else:
+        return len(text.encode()) if channel == "wecom" else len(text)
+    return len(json.dumps(body, ensure_ascii=False).encode())
+
+
+# Control characters grow six times in JSON, emoji are four bytes, quotes two.
+@pytest.mark.parametrize("filler", ["\x01", "\U0001F600", '"', "a"])
+def test_the_english_digests_stay_under_every_robots_limit_whatever_the_results(filler):
+    variables = {"alert_name": "Kubernetes: a risky program ran in an entered container",
+                 "alert_time": "2026-01-02 03:04:05", "severity": "Medium", "query_url": _CONSOLE,
+                 "alert_url": _CONSOLE}
+    rows = [_hostile(filler) for _ in range(100)]
+    for t in load_definitions().templates:
+        parts = template(t, "en").value["templates"]
+        for kind in channels.CHANNEL_TYPES.values():
+            if kind.limit is None:
+                continue
+            part = parts[kind.template_key]
+            text = render(part["content"], variables, rows[0], 100, rows)
+            assert _size(kind.name, part["title"], text) <= kind.limit[0], (t.id, kind.name)
+            assert text.count("\n1. ") == 1 and ("\n10. " in text) == (not kind.compact)

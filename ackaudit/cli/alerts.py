@@ -49,6 +49,16 @@ RiskyOpt = Annotated[str | None, typer.Option(
     help="Replace the guide's 29 risky programs with these (one name per line, # comments).")]
 AddRiskyOpt = Annotated[bool, typer.Option(
     "--add-risky", help="With --risky-programs: add the file's programs to the guide's 29 instead of replacing them.")]
+EmailOpt = Annotated[list[str] | None, typer.Option(
+    "--email", metavar="ADDRESS", show_default=False,
+    help="Send the alerts by email to this address too (repeatable), through an SLS user and user group.")]
+SmsOpt = Annotated[list[str] | None, typer.Option(
+    "--sms", metavar="PHONE", show_default=False,
+    help="Send the alerts by text message to this phone too (repeatable): +<country code> <number>, "
+         "or a mainland China mobile number.")]
+AdoptOpt = Annotated[bool, typer.Option(
+    "--adopt", help="Take over objects in the way that ackaudit did not make (the guide's webhook and "
+                    "templates made by hand in the console); without it they are named and nothing changes.")]
 ExcludeOpt = Annotated[str | None, typer.Option(
     "--exclude", metavar="FILE", show_default=False,
     help="Expected activity to leave out of both rules: a YAML/JSON mapping of users, namespaces, pods "
@@ -67,6 +77,12 @@ def _channels(allow_any_url: bool, *, dingtalk_url: str | None = None, dingtalk_
         if secret is not None and url is None:
             raise UsageError(f"--{name}-secret needs --{name}-url")
     return [channel(name, url, secret, allow_any_url=allow_any_url) for name, url, secret in given if url]
+
+
+def _recipients(emails: list[str] | None, phones: list[str] | None) -> list[Any]:
+    from ackaudit.services.alert_people import recipients
+
+    return recipients(emails, phones)
 
 
 def _custom(risky_programs: str | None, add_risky: bool, exclude: str | None) -> Any:
@@ -89,7 +105,9 @@ def _context(cluster: str) -> Any:
     "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 "
     "--dingtalk-url 'https://oapi.dingtalk.com/robot/send?access_token=6f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8' --dingtalk-secret SEC0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
     "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 --slack-url https://hooks.slack.com/services/T0000000000/B0000000000/XXXXXXXXXXXXXXXXXXXXXXXX --lang en",
-    "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793          # again: the channels already configured are kept"])
+    "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 --slack-url https://hooks.slack.com/services/T0000000000/B0000000000/XXXXXXXXXXXXXXXXXXXXXXXX --email oncall@ops.example.org --sms '+86 13800138000'",
+    "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793          # again: the channels already configured are kept",
+    "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 --adopt  # take over the guide's objects made by hand"])
 def setup(
     cluster: ClusterOpt,
     dingtalk_url: DingTalkUrlOpt = None,
@@ -99,28 +117,39 @@ def setup(
     lark_secret: LarkSecretOpt = None,
     slack_url: SlackUrlOpt = None,
     webhook_url: WebhookUrlOpt = None,
+    email: EmailOpt = None,
+    sms: SmsOpt = None,
     lang: LangOpt = "zh",
     allow_any_url: AllowAnyUrlOpt = False,
     risky_programs: RiskyOpt = None,
     add_risky: AddRiskyOpt = False,
     exclude: ExcludeOpt = None,
+    adopt: AdoptOpt = False,
     dry_run: DryRunOpt = False,
 ) -> None:
-    """Create (or bring up to date) the webhook, the two templates, the action policies and the two alert
-    rules of ACK's audit guide: someone entered a container (Report), a risky program ran (Medium).
+    """Create (or bring up to date) the webhooks, the two templates, the users and groups for email and
+    SMS, the action policies and the two alert rules of ACK's audit guide: someone entered a container
+    (Report), a risky program ran (Medium).
 
     Objects that already match are left alone: a second run changes nothing. Without a channel option,
-    the channels an earlier setup configured are kept, and so are the risky list and exclusions. The
-    webhooks and templates belong to the account and are shared by every cluster's alerts; the action
-    policies and rules belong to this cluster.
+    the channels an earlier setup configured are kept, and so are the risky list and exclusions; with
+    one, the channels given replace them (a webhook, user or group nothing uses any more is deleted).
+    The webhooks, templates and users belong to the account and are shared by every cluster's alerts;
+    the user groups, action policies and rules belong to this cluster.
+
+    Objects with the same ids that ackaudit did not make (the guide's webhook and templates created
+    by hand in the console) are not taken over: setup names them and exits 2 before changing
+    anything, unless --adopt.
     """
     from ackaudit.services.alerting import setup as run_setup
 
     channels = _channels(allow_any_url, dingtalk_url=dingtalk_url, dingtalk_secret=dingtalk_secret,
                          wecom_url=wecom_url, lark_url=lark_url, lark_secret=lark_secret, slack_url=slack_url,
                          webhook_url=webhook_url)
+    recipients = _recipients(email, sms)
     custom = _custom(risky_programs, add_risky, exclude)
-    result = run_setup(_context(cluster), channels, lang, dry_run=dry_run, custom=custom)
+    result = run_setup(_context(cluster), channels, lang, dry_run=dry_run, custom=custom, recipients=recipients,
+                       adopt=adopt)
     _output.emit(result.to_json(), human=lambda _: _render_setup(result))
 
 
@@ -135,21 +164,27 @@ def plan(
     lark_secret: LarkSecretOpt = None,
     slack_url: SlackUrlOpt = None,
     webhook_url: WebhookUrlOpt = None,
+    email: EmailOpt = None,
+    sms: SmsOpt = None,
     lang: LangOpt = "zh",
     allow_any_url: AllowAnyUrlOpt = False,
     risky_programs: RiskyOpt = None,
     add_risky: AddRiskyOpt = False,
     exclude: ExcludeOpt = None,
+    adopt: AdoptOpt = False,
 ) -> None:
     """Show what `alerts setup` would create or change, without changing anything (as setup --dry-run);
-    for a rule's query, the terms it would remove (-) and add (+)."""
+    for a rule's query, the terms it would remove (-) and add (+). Objects ackaudit did not make are
+    shown as "hand-made: would be adopted with --adopt"."""
     from ackaudit.services.alerting import setup as run_setup
 
     channels = _channels(allow_any_url, dingtalk_url=dingtalk_url, dingtalk_secret=dingtalk_secret,
                          wecom_url=wecom_url, lark_url=lark_url, lark_secret=lark_secret, slack_url=slack_url,
                          webhook_url=webhook_url)
+    recipients = _recipients(email, sms)
     custom = _custom(risky_programs, add_risky, exclude)
-    result = run_setup(_context(cluster), channels, lang, dry_run=True, custom=custom)
+    result = run_setup(_context(cluster), channels, lang, dry_run=True, custom=custom, recipients=recipients,
+                       adopt=adopt)
     _output.emit(result.to_json(), human=lambda _: _render_setup(result))
 
 
@@ -202,6 +237,7 @@ def test(
 ) -> None:
     """Send one test notification straight to the configured webhooks (or to the one given) and show
     each robot's answer. Exits 1 when a robot refuses it (a bad signature, a missing keyword...).
+    Email and SMS are sent by SLS itself: --e2e proves them.
 
     With --e2e, test the real thing: a canary exec (`touch a.txt && rm a.txt` in a directory of its
     own under /tmp), its audit event, both rules firing for it (read from the SLS alert history, matched
@@ -260,17 +296,30 @@ def history(cluster: ClusterOpt, since: SinceOpt = None) -> None:
                  human=lambda _: _render_history(result))
 
 
-@command(app, "remove", examples=["ackaudit alerts remove --cluster cab2c17507494d8cdae1b9324d1d83793 --yes",
-                                  "ackaudit alerts remove --cluster cab2c17507494d8cdae1b9324d1d83793 --dry-run"])
-def remove(cluster: ClusterOpt, yes: YesOpt = False, dry_run: DryRunOpt = False) -> None:
-    """Remove the alert rules and action policies of this cluster, and the templates and webhooks ackaudit
-    created unless another action policy still uses them."""
-    from ackaudit.services.alerting import plan_removal
+RemoveAdoptOpt = Annotated[bool, typer.Option(
+    "--adopt", help="Also delete the objects with ackaudit's ids that ackaudit did not make (the guide's "
+                    "webhook and templates made by hand); without it they are named and nothing changes.")]
+
+
+@command(app, "remove", examples=["ackaudit alerts remove --cluster cab2c17507494d8cdae1b9324d1d83793 --dry-run",
+                                  "ackaudit alerts remove --cluster cab2c17507494d8cdae1b9324d1d83793 --yes"])
+def remove(cluster: ClusterOpt, yes: YesOpt = False, dry_run: DryRunOpt = False, adopt: RemoveAdoptOpt = False) -> None:
+    """Remove the alert rules, action policies and user groups of this cluster, and the templates,
+    webhooks and users ackaudit created unless something else still uses them.
+
+    Objects with those ids that ackaudit did not make are not deleted: remove names them and exits 2
+    before deleting anything, unless --adopt (then they are deleted too)."""
+    from ackaudit.errors import UsageError
+    from ackaudit.services.alerting import named, plan_removal
     from ackaudit.services.alerting import remove as run_remove
 
     ctx = _context(cluster)
-    result = plan_removal(ctx)
+    result = plan_removal(ctx, adopt=adopt)
     if not dry_run:
+        if result.hand_made:
+            raise UsageError(f"not made by ackaudit: {named(result.hand_made)}; remove deletes them only with --adopt",
+                             hint=f"`ackaudit alerts remove --cluster {cluster} --dry-run` shows the rest; add --adopt "
+                                  "to delete them too (also when an interrupted ackaudit run left them)")
         if result.to_delete:
             names = ", ".join(o.id for o in result.to_delete if o.kind == "alert_rule") or "no rules"
             _output.confirm(f"Remove {len(result.to_delete)} alerting objects ({names})?", yes=yes)
@@ -281,8 +330,14 @@ def remove(cluster: ClusterOpt, yes: YesOpt = False, dry_run: DryRunOpt = False)
 
 # -- rendering ----------------------------------------------------------------------------------
 
-_KIND_LABELS = {"webhook": "webhook", "template": "template", "action_policy": "action policy",
-                "alert_rule": "alert rule"}
+_KIND_LABELS = {"webhook": "webhook", "template": "template", "user": "user", "user_group": "user group",
+                "action_policy": "action policy", "alert_rule": "alert rule"}
+
+
+def _channel_text(c: dict[str, Any]) -> str:
+    if "address" in c:
+        return f"{c['type']} {c['address']}"
+    return f"{c['type']} {c['url']}{' (signed)' if c.get('signed') else ''}"
 
 
 def _rows(objects: list[Any]) -> list[dict[str, Any]]:
@@ -293,31 +348,39 @@ def _rows(objects: list[Any]) -> list[dict[str, Any]]:
 def _render_setup(result: Any) -> None:
     from ackaudit.cli._output import Column
 
-    channels = ", ".join(f"{c['type']} {c['url']}{' (signed)' if c['signed'] else ''}" for c in result.channels)
-    _output.info(f"channels: {channels}")
+    _output.info(f"channels: {', '.join(_channel_text(c) for c in result.channels)}")
     _output.table(_rows(result.objects), [Column("kind", "KIND"), Column("id", "ID"),
                                           Column("action", "ACTION"), Column("changes", "CHANGES")])
     for o in result.objects:
         if o.note and o.action != "unchanged":
             _output.info(f"{o.id}: {o.note}")
-    counts = {a: sum(o.action == a for o in result.objects) for a in ("create", "update")}
+    counts = {a: sum(o.action == a for o in result.objects) for a in ("create", "update", "adopt", "delete")}
+    extra = "".join(f", {counts[a]} {word}" for a, word in (("adopt", "hand-made"), ("delete", "no longer used"))
+                    if counts[a])
     if not result.changed:
         _output.success("unchanged: everything already matches")
     elif result.dry_run:
-        _output.info(f"plan (nothing changed): {counts['create']} to create, {counts['update']} to update")
+        _output.info(f"plan (nothing changed): {counts['create']} to create, {counts['update']} to update{extra}")
+        if counts["adopt"]:
+            _output.warn(f"{counts['adopt']} objects were not made by ackaudit: setup takes them over only with --adopt")
     else:
-        _output.success(f"alerting set up for {result.cluster_id}: {counts['create']} created, "
-                        f"{counts['update']} updated")
+        done = ", ".join(f"{counts[a]} {word}" for a, word in (("create", "created"), ("update", "updated"),
+                                                               ("adopt", "adopted"), ("delete", "deleted"))
+                         if counts[a] or a in ("create", "update"))
+        _output.success(f"alerting set up for {result.cluster_id}: {done}")
 
 
 def _render_status(result: Any) -> None:
     from ackaudit.cli._output import Column
 
     if result.channels:
-        _output.info("channels: " + ", ".join(f"{c['type']} {c['url']}" for c in result.channels))
+        _output.info("channels: " + ", ".join(_channel_text({**c, "signed": False}) for c in result.channels))
     _output.table(_rows(result.objects), [Column("kind", "KIND"), Column("id", "ID"), Column("action", "STATE"),
                                           Column("enabled", "ENABLED"), Column("last_modified", "LAST MODIFIED"),
                                           Column("changes", "CHANGES")])
+    for o in result.objects:
+        if o.note:
+            _output.info(f"{o.id}: {o.note}")
 
 
 def _render_test(result: Any) -> None:
@@ -380,5 +443,8 @@ def _render_remove(result: Any) -> None:
     deleted = len(result.to_delete)
     if result.dry_run:
         _output.info(f"plan (nothing changed): {deleted} to delete")
+        if result.hand_made:
+            _output.warn(f"{len(result.hand_made)} objects were not made by ackaudit: remove deletes them only "
+                         "with --adopt")
     elif deleted:
         _output.success(f"removed {deleted} alerting objects")

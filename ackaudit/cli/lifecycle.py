@@ -78,6 +78,11 @@ def register(app: typer.Typer) -> None:
             from ackaudit.services.alerting import plan_removal
 
             alerts = plan_removal(ctx)
+            if alerts.hand_made:
+                from ackaudit.services.alerting import named
+
+                _output.warn(f"keeping what ackaudit did not make: {named(alerts.hand_made)} "
+                             f"(`ackaudit alerts remove --cluster {cluster} --adopt` deletes them)")
         if purge_logstore and not dry_run:
             impact = purge_impact(ctx)
             if impact.exists and not impact.complete and not allow_partial:

@@ -9,7 +9,7 @@ One evaluation of a rule (cloud-apis §4.4):
 3. a firing alert goes through its alert policy: `sls.builtin.dynamic` hands it to the action
    policy the rule names (`policyConfiguration.actionPolicyId`), whose `fire(...)` calls pick the
    channels; each webhook integration gets its content template rendered with the real results
-   (`alert_templates.py`) and receives the message in its service's envelope, signed when the
+   (`engine/alert_templates.py`) and receives the message in its service's envelope, signed when the
    integration has a secret, through the sandbox's own robots (`webhooks.py`); user and group
    channels (SMS, email, voice, Notification Center) are recorded in `state.alert_notifications`;
 4. the evaluation is written to the account's alert history, logstore `internal-alert-history` of
@@ -38,8 +38,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ackaudit.engine.alert_templates import TemplateError, render
 from ackaudit.sandbox import webhooks
-from ackaudit.sandbox.alert_templates import TemplateError, render
 from ackaudit.sandbox.http import Request
 from ackaudit.sandbox.state import SANDBOX_ACCOUNT_ID, SandboxState
 
@@ -407,6 +407,8 @@ def _fire_people(state: SandboxState, call: dict[str, Any], template: dict[str, 
             group = _record_value(state, "sls.common.user_group", group_id)
             if group is None:
                 return False, f"{kind}: user group {group_id!r} does not exist"
+            if group.get("enabled", True) is False:
+                continue
             users.update({u: _record_value(state, "sls.common.user", u) for u in group.get("members") or []})
     missing = sorted(u for u, v in users.items() if v is None)
     if missing:
@@ -419,8 +421,10 @@ def _fire_people(state: SandboxState, call: dict[str, Any], template: dict[str, 
     recipients = []
     for user_id, user in sorted(users.items()):
         value = user.get(address) if address != "user_id" else user_id
-        if kind in ("sms", "voice") and not user.get(f"{kind}_enabled", True):
+        if user.get("enabled", True) is False or (kind in ("sms", "voice") and not user.get(f"{kind}_enabled", True)):
             continue
+        if kind in ("sms", "voice") and value:
+            value = f"+{user.get('country_code') or '86'} {value}"
         recipients += value if isinstance(value, list) else [value] if value else []
     if not recipients:
         return False, f"{kind}: no recipient has an address for it"

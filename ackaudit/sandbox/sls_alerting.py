@@ -233,7 +233,7 @@ def list_resources(call: Call) -> Response:
     return ok({"count": len(shown), "total": len(found), "items": shown})
 
 
-def _record_fields(data: dict[str, Any]) -> dict[str, Any]:
+def _record_fields(data: dict[str, Any], resource: str = "", record_id: str = "") -> dict[str, Any]:
     value = data.get("value")
     try:
         decoded = json.loads(value) if isinstance(value, str) else None
@@ -241,7 +241,31 @@ def _record_fields(data: dict[str, Any]) -> dict[str, Any]:
         decoded = None
     if not isinstance(decoded, dict) or not decoded:
         raise SlsError(400, "ParameterInvalid", "record value must be a JSON string of a non-empty object")
+    _check_value(resource, record_id, decoded)
     return {"value": value, "tag": data.get("tag", "")}
+
+
+# Users and user groups, in the documented shapes (alert resource data structure): the id field
+# repeats the record id; addresses and members are lists of strings.
+_SHAPES = {
+    "sls.common.user": ("user_id", {"user_name": str, "email": list, "phone": str, "country_code": str,
+                                    "enabled": bool, "sms_enabled": bool, "voice_enabled": bool}),
+    "sls.common.user_group": ("user_group_id", {"user_group_name": str, "members": list, "enabled": bool}),
+}
+
+
+def _check_value(resource: str, record_id: str, value: dict[str, Any]) -> None:
+    shape = _SHAPES.get(resource)
+    if shape is None:
+        return
+    id_key, types = shape
+    if value.get(id_key) != record_id:
+        raise SlsError(400, "ParameterInvalid", f"{id_key} must be the record id {record_id!r}")
+    for key, kind in types.items():
+        if key in value and not isinstance(value[key], kind):
+            raise SlsError(400, "ParameterInvalid", f"{key} must be a {kind.__name__}")
+        if kind is list and not all(isinstance(v, str) and v for v in value.get(key) or []):
+            raise SlsError(400, "ParameterInvalid", f"{key} must be a list of non-empty strings")
 
 
 def _put_record(resource: dict[str, Any], record_id: str, fields: dict[str, Any]) -> None:
@@ -257,7 +281,7 @@ def create_record(call: Call) -> Response:
     record_id = body.get("id") or uuid.uuid4().hex
     if record_id in resource.setdefault("records", {}):
         raise SlsError(400, _RECORD_EXISTS, f"record {record_id} already exists")
-    _put_record(resource, record_id, _record_fields(body))
+    _put_record(resource, record_id, _record_fields(body, resource["name"], record_id))
     return ok()
 
 
@@ -266,7 +290,8 @@ def upsert_records(call: Call) -> Response:
     records = call.json_object().get("records")
     if not isinstance(records, list) or not records:
         raise SlsError(400, "ParameterInvalid", "records must be a non-empty list")
-    checked = [(r.get("id") or uuid.uuid4().hex, _record_fields(r)) for r in records]
+    ids = [r.get("id") or uuid.uuid4().hex for r in records]
+    checked = [(i, _record_fields(r, resource["name"], i)) for i, r in zip(ids, records, strict=True)]
     for record_id, fields in checked:
         _put_record(resource, record_id, fields)
     return ok()
@@ -282,7 +307,7 @@ def _record(call: Call) -> dict[str, Any]:
 def update_record(call: Call) -> Response:
     record = _record(call)
     body = call.json_object()
-    fields = _record_fields(body)
+    fields = _record_fields(body, call.params["resource"], call.params["record"])
     if "tag" not in body:
         fields["tag"] = record.get("tag", "")
     _put_record(_resource(call), call.params["record"], fields)

@@ -11,7 +11,8 @@ with `register_robot` (or `POST /_sandbox/webhooks/robots`) enforces its securit
 signing secret (DingTalk: timestamp in ms and HMAC-SHA256 in the query; Lark: timestamp in seconds
 and the signature in the body, both within an hour) and keywords. Any other token is a robot with
 no security settings, so a made-up URL works. Each robot validates its payload (message type,
-required fields, size limits, 20 messages a minute for DingTalk and WeCom) and answers in its
+required fields, size limits (DingTalk 20000 bytes, WeCom markdown 4096 bytes, Lark 20 KB, a Slack
+section's text 3000 characters), 20 messages a minute for DingTalk and WeCom) and answers in its
 service's envelope: DingTalk and WeCom `{"errcode", "errmsg"}`, Lark `{"code", "msg", "data"}`, all
 with HTTP 200; Slack a plain-text `ok` or an error code with HTTP 400. Every message is recorded in
 `state.webhook_messages` (`GET /_sandbox/webhooks`), with its query parameters and whether it
@@ -51,6 +52,7 @@ SIGNATURE_WINDOW = 3600            # seconds either side of the robot's clock
 DINGTALK_MAX_BYTES = 20000
 WECOM_MAX_BYTES = {"text": 2048, "markdown": 4096}
 LARK_MAX_BYTES = 20 * 1024
+SLACK_SECTION_MAX_CHARS = 3000
 MESSAGE_LOG_SIZE = 1000
 
 
@@ -298,6 +300,10 @@ def _slack(state: SandboxState, robot: dict[str, Any], req: Request, body: dict[
     if blocks is not None and (not isinstance(blocks, list)
                                or not all(isinstance(b, dict) and b.get("type") for b in blocks)):
         raise Refused("invalid_blocks", "invalid_blocks")
+    for block in blocks or []:
+        text = block.get("text")
+        if isinstance(text, dict) and len(_string(text.get("text"))) > SLACK_SECTION_MAX_CHARS:
+            raise Refused("invalid_blocks", "invalid_blocks")   # Block Kit: a section's text is 3000 characters at most
     if not _string(body.get("text")).strip() and not blocks:
         raise Refused("no_text", "no_text")
 

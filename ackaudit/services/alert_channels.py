@@ -34,6 +34,10 @@ class ChannelType:
     path: re.Pattern[str]
     token_param: str | None = None   # the query parameter that identifies the robot
     signed: bool = False             # accepts a signing secret
+    # The largest message the service accepts (cloud-apis §5): (size, what is measured). The
+    # robots with small limits get the compact `--lang en` template (3 results instead of 10).
+    limit: tuple[int, str] | None = None
+    compact: bool = False
 
     @property
     def webhook_id(self) -> str:
@@ -43,13 +47,17 @@ class ChannelType:
 
 CHANNEL_TYPES: dict[str, ChannelType] = {c.name: c for c in (
     ChannelType("dingtalk", "DingTalk", "dingtalk", "dingtalk", ("oapi.dingtalk.com",),
-                re.compile(r"^/robot/send$"), token_param="access_token", signed=True),
+                re.compile(r"^/robot/send$"), token_param="access_token", signed=True,
+                limit=(20000, "bytes of JSON body")),
     ChannelType("wecom", "WeCom", "wechat", "wechat", ("qyapi.weixin.qq.com",),
-                re.compile(r"^/cgi-bin/webhook/send$"), token_param="key"),
+                re.compile(r"^/cgi-bin/webhook/send$"), token_param="key",
+                limit=(4096, "bytes of markdown content"), compact=True),
     ChannelType("lark", "Lark", "lark", "lark", ("open.feishu.cn", "open.larksuite.com"),
-                re.compile(r"^/open-apis/bot/v2/hook/[^/]+$"), signed=True),
+                re.compile(r"^/open-apis/bot/v2/hook/[^/]+$"), signed=True,
+                limit=(20 * 1024, "bytes of JSON body")),
     ChannelType("slack", "Slack", "slack", "slack", ("hooks.slack.com",),
-                re.compile(r"^/services/[^/]+/[^/]+/[^/]+$")),
+                re.compile(r"^/services/[^/]+/[^/]+/[^/]+$"),
+                limit=(3000, "characters of section text"), compact=True),
     ChannelType("webhook", "webhook", "custom", "webhook", (), re.compile(r"^/")),
 )}
 

@@ -2,12 +2,16 @@
 
 The rules carry the two queries of ACK's container operation audit guide verbatim; the templates
 carry the guide's Chinese bodies (its characters exactly, its list items as lines) and English
-versions with the same placeholders. Both files are validated when loaded, so a broken edit fails
-at once instead of as a rejected SLS request.
+digests that show the count and the first results (ten, or three in `compact` for the robots with
+small size limits: WeCom and Slack), each field cut to a fixed length so that a firing with many
+results stays under every robot's limit. A template also has a short text for SMS. Both files are
+validated when loaded, so a broken edit fails at once instead of as a rejected SLS request: the
+templates must parse, use only known `${...}` variables, read only fields their rule's query
+selects, and the English digest must show every field the guide's template shows.
 
-Templates use the SLS template language: `${alert_name}`-style variables and Jinja-like
-`{{ alert... }}` / `{% if %}` blocks. `render()` understands exactly the constructs the bundled
-templates use, to preview a notification (`alerts test`) and to prove every placeholder is known.
+Templates use the SLS template language (`engine/alert_templates.py`): `${alert_name}`-style
+variables and Jinja-like `{{ alert... }}` / `{% if %}` / `{% for %}` blocks. `render()` fills one in
+to preview a notification (`alerts test`).
 """
 
 from __future__ import annotations
@@ -19,17 +23,17 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from ackaudit.engine.alert_templates import TemplateError
+from ackaudit.engine.alert_templates import render as render_template
+
 LANGS = ("zh", "en")
 SEVERITIES = {2: "Report", 4: "Low", 6: "Medium", 8: "High", 10: "Critical"}
 # DingTalk "keyword" robots drop messages without one of their keywords: every title has this one.
 TITLE_KEYWORD = "Kubernetes"
 
 _VARIABLE = re.compile(r"\$\{(\w+)\}")
-_FIELD = re.compile(r"\{\{ alert\.results\[0\]\.fire_result\['([\w.]+)'\] \}\}")
-_COUNT = "{{ alert.fire_results_count }}"
-_BRANCH = re.compile(
-    r"\{% if alert\.results\[0\]\.fire_result\['([\w.]+)'\] -%\}\n(.*?)\{% else -%\}\n(.*?)\{% endif -%\}\n",
-    re.S)
+_FIELD = re.compile(r"\['([\w.]+)'\]")
+_SELECTED = re.compile(r'"([\w.]+)"')
 KNOWN_VARIABLES = ("alert_name", "alert_time", "severity", "query_url", "alert_url")
 
 
@@ -57,7 +61,12 @@ class TemplateDefinition:
     id: str
     name: dict[str, str]
     title: dict[str, str]
-    content: dict[str, str]
+    content: dict[str, str]     # the robots (DingTalk, Lark), the generic webhook and email
+    compact: dict[str, str]     # the robots with small size limits (WeCom, Slack); else `content`
+    sms: dict[str, str]         # one short line
+
+    def body(self, lang: str, compact: bool = False) -> str:
+        return (self.compact if compact else self.content)[lang]
 
 
 @dataclass(frozen=True)
@@ -77,10 +86,11 @@ def _read(name: str) -> dict[str, Any]:
     return json.loads(text)
 
 
-def _by_lang(item: dict[str, Any], key: str, where: str) -> dict[str, str]:
+def _by_lang(item: dict[str, Any], key: str, where: str, *, partial: bool = False) -> dict[str, str]:
     value = item.get(key)
-    if not isinstance(value, dict) or set(value) != set(LANGS):
-        raise DefinitionError(f"{where}: {key} needs exactly the languages {', '.join(LANGS)}")
+    if not isinstance(value, dict) or not (set(value) <= set(LANGS) if partial else set(value) == set(LANGS)):
+        raise DefinitionError(f"{where}: {key} needs {'some of' if partial else 'exactly'} the languages "
+                              f"{', '.join(LANGS)}")
     joined = {lang: "\n".join(v) if isinstance(v, list) else v for lang, v in value.items()}
     if not all(isinstance(v, str) and v.strip() for v in joined.values()):
         raise DefinitionError(f"{where}: every {key} must be non-empty text")
@@ -92,25 +102,50 @@ def placeholders(text: str) -> list[str]:
     return re.findall(r"\$\{\w+\}|\{\{.*?\}\}|\{%.*?%\}", text)
 
 
+def fields(text: str) -> set[str]:
+    """The result fields a template reads (`fire_result['f']`, `r['f']`)."""
+    return set(_FIELD.findall(text))
+
+
+def _check_body(text: str, where: str) -> None:
+    try:
+        render_template(text, {}, {})
+    except TemplateError as e:
+        raise DefinitionError(f"{where}: {e}") from None
+    unknown = sorted(set(_VARIABLE.findall(text)) - set(KNOWN_VARIABLES))
+    if unknown:
+        raise DefinitionError(f"{where}: unknown variables {', '.join('${' + v + '}' for v in unknown)}")
+
+
 def _check_template(t: TemplateDefinition) -> None:
     for lang in LANGS:
         if TITLE_KEYWORD not in t.title[lang]:
             raise DefinitionError(f"template {t.id}: the {lang} title must contain {TITLE_KEYWORD!r}")
-        leftover = placeholders(render(t.content[lang], {}, {}))
-        if leftover:
-            raise DefinitionError(f"template {t.id} ({lang}): unsupported placeholders {leftover}")
-    if sorted(placeholders(t.content["zh"])) != sorted(placeholders(t.content["en"])):
-        raise DefinitionError(f"template {t.id}: the languages use different placeholders")
+        for part, text in (("content", t.content[lang]), ("compact", t.compact[lang]), ("sms", t.sms[lang])):
+            _check_body(text, f"template {t.id} ({lang} {part})")
+    # The guide's template shows one result; the English digests show each of its fields too.
+    for part in ("content", "compact"):
+        hidden = fields(t.content["zh"]) - fields(getattr(t, part)["en"])
+        if hidden:
+            raise DefinitionError(f"template {t.id}: the en {part} does not show {', '.join(sorted(hidden))}")
 
 
 def parse_template(item: dict[str, Any]) -> TemplateDefinition:
     where = f"template {item.get('id')!r}"
     if not isinstance(item.get("id"), str) or not item["id"]:
         raise DefinitionError(f"{where}: id is required")
+    content = _by_lang(item, "content", where)
+    compact = {**content, **_by_lang(item, "compact", where, partial=True)} if "compact" in item else content
     t = TemplateDefinition(item["id"], _by_lang(item, "name", where), _by_lang(item, "title", where),
-                           _by_lang(item, "content", where))
+                           content, compact, _by_lang(item, "sms", where))
     _check_template(t)
     return t
+
+
+def selected(query: str) -> set[str]:
+    """The columns a rule's `select ... from log` gives each result (names and aliases)."""
+    columns = query.split(" | select ", 1)[1].split(" from log", 1)[0]
+    return set(_SELECTED.findall(columns))
 
 
 def parse_rule(item: dict[str, Any], template_ids: set[str]) -> RuleDefinition:
@@ -138,22 +173,23 @@ def load_definitions() -> Definitions:
     parsed_rules = tuple(parse_rule(r, ids) for r in rules.get("rules", []))
     if not parsed_rules or len({r.key for r in parsed_rules}) != len(parsed_rules):
         raise DefinitionError("rules: at least one, with unique keys")
+    for rule in parsed_rules:
+        t = next(t for t in parsed_templates if t.id == rule.template_id)
+        read = set().union(*(fields(text) for part in (t.content, t.compact, t.sms) for text in part.values()))
+        missing = read - selected(rule.query)
+        if missing:
+            raise DefinitionError(f"template {t.id} reads {', '.join(sorted(missing))}, which rule {rule.key} "
+                                  "does not select")
     schedule = rules.get("schedule") or {}
     if not all(isinstance(schedule.get(k), str) for k in ("interval", "start", "end")):
         raise DefinitionError("rules: schedule needs interval, start and end")
     return Definitions(schedule["interval"], schedule["start"], schedule["end"], parsed_rules, parsed_templates)
 
 
-def render(text: str, variables: dict[str, str], fire_result: dict[str, str], count: int = 1) -> str:
-    """`text` with the template constructs the bundled templates use filled in.
-
-    Unknown variables are left as they are, so a caller (and the loader's check) can see them.
-    """
-
-    def branch(match: re.Match[str]) -> str:
-        return match[2] if fire_result.get(match[1]) else match[3]
-
-    out = _BRANCH.sub(branch, text)
-    out = out.replace(_COUNT, str(count))
-    out = _FIELD.sub(lambda m: str(fire_result.get(m[1], "")), out)
-    return _VARIABLE.sub(lambda m: variables.get(m[1], "") if m[1] in KNOWN_VARIABLES else m[0], out)
+def render(text: str, variables: dict[str, str], fire_result: dict[str, str], count: int = 1,
+           results: list[dict[str, str]] | None = None) -> str:
+    """`text` filled in for an alert whose first result is `fire_result` (and whose results are
+    `results`, default just that one), with `count` results in all."""
+    alert = {"results": [{"fire_result": fire_result}], "fire_results": results or [fire_result],
+             "fire_results_count": count}
+    return render_template(text, {"alert": alert}, variables)

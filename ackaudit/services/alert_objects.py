@@ -7,9 +7,15 @@ For one cluster and its channels:
   template. One policy per rule, rather than one policy branching on the alert, keeps the policy
   language down to `fire(...)` calls, mirrors the console's "simple mode" (a rule-specific policy),
   and lets a rule be re-routed alone;
+- for email and SMS, the users and the cluster's user groups of `alert_people.py`;
 - the two alert rules (`/jobs`, in the cluster's project), `ackaudit-<cluster id>-<rule>`, with the
   built-in alert policy `sls.builtin.dynamic`, which hands each alert to the action policy the rule
   names.
+
+What ackaudit made carries its mark where the official model has a field for one: an alert rule
+the tag `ackaudit` (`configuration.tags`), an action policy the label `managed_by: ackaudit`
+(`labels`). Webhook integrations, content templates, users and user groups have no such field:
+they are ackaudit's when an action policy of ackaudit's uses them (see `alerting.py`).
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ackaudit.services.alert_channels import Channel
+from ackaudit.services import alert_people
+from ackaudit.services.alert_channels import CHANNEL_TYPES, Channel
 from ackaudit.services.alert_custom import Customisation, annotation, compile_query
 from ackaudit.services.alert_definitions import RuleDefinition, TemplateDefinition
+from ackaudit.services.alert_people import Recipient
 
 # The webhook-integration resource has two names in the primary sources (cloud-apis §4.5): the
 # documented one is preferred, the SDKs' one used when only it exists.
@@ -32,8 +40,11 @@ DYNAMIC_ALERT_POLICY = "sls.builtin.dynamic"
 LOCALES = {"zh": "zh-CN", "en": "en-US"}
 WEBHOOK_NAME = "Kubernetes容器内部操作审计告警"
 TEMPLATE_CHANNEL_KEYS = ("dingtalk", "wechat", "lark", "slack")
+RULE_TAG = "ackaudit"                      # in an alert rule's configuration.tags
+POLICY_LABEL = ("managed_by", "ackaudit")  # in an action policy's labels
 
-KINDS = ("webhook", "template", "action_policy", "alert_rule")   # also the order of creation
+# Also the order of creation: what a policy names exists before the policy, the policy before the rule.
+KINDS = ("webhook", "template", "user", "user_group", "action_policy", "alert_rule")
 
 
 @dataclass(frozen=True)
@@ -60,36 +71,61 @@ def webhook(ch: Channel) -> Desired:
 
 
 def template(t: TemplateDefinition, lang: str) -> Desired:
-    locale, title, content = LOCALES[lang], t.title[lang], t.content[lang]
-    channels: dict[str, Any] = {key: {"locale": locale, "title": title, "content": content}
+    """The content template: a part per channel. The robots with small size limits (WeCom, Slack)
+    get the compact body, email the full one with the title as its subject, SMS its one line."""
+    locale, title = LOCALES[lang], t.title[lang]
+    compact = {c.template_key: c.compact for c in CHANNEL_TYPES.values()}
+    channels: dict[str, Any] = {key: {"locale": locale, "title": title, "content": t.body(lang, compact[key])}
                                 for key in TEMPLATE_CHANNEL_KEYS}
     # A generic webhook receives the rendered content as its JSON body: the same title and
     # Markdown text as the robots get, as a JSON document.
     channels["webhook"] = {"locale": locale, "send_type": "single", "limit": 0,
-                           "content": json.dumps({"title": title, "text": content}, ensure_ascii=False)}
+                           "content": json.dumps({"title": title, "text": t.content[lang]}, ensure_ascii=False)}
+    channels["email"] = {"locale": locale, "subject": title, "content": t.content[lang]}
+    channels["sms"] = {"locale": locale, "content": t.sms[lang]}
     value = {"template_id": t.id, "template_name": t.name[lang], "is_default": False, "templates": channels}
     return Desired("template", t.id, t.name[lang], value)
 
 
-def policy_script(channels: list[Channel], template_id: str) -> str:
+def users(recipients: list[Recipient]) -> list[Desired]:
+    return [Desired("user", r.user_id, r.shown, alert_people.user_value(r)) for r in recipients]
+
+
+def user_groups(cluster_id: str, recipients: list[Recipient]) -> list[Desired]:
+    groups = []
+    for kind in alert_people.KINDS:
+        members = [r for r in recipients if r.kind == kind]
+        if members:
+            value = alert_people.group_value(cluster_id, kind, members)
+            groups.append(Desired("user_group", value["user_group_id"], value["user_group_name"], value))
+    return groups
+
+
+def policy_script(channels: list[Channel], template_id: str, cluster_id: str = "",
+                  recipients: list[Recipient] | None = None) -> str:
     """The action-policy DSL, written in this one place.
 
     UNCONFIRMED (cloud-apis §4.5, §9 item 15): no official reference documents the
     `webhook_integration` form; it is the form seen in SLS's own tooling:
     `fire(type="webhook_integration", integration_type=<type>, webhook_id=<record id>,
     template_id=<template id>, period="any")`, one call per channel. `period="any"` is the
-    guide's "send at any time"; no @-mention arguments, as the guide says "no reminder".
+    guide's "send at any time"; no @-mention arguments, as the guide says "no reminder". Email and
+    SMS go to the cluster's user groups (`alert_people.policy_fires`).
     """
-    return "\n".join(f'fire(type="webhook_integration", integration_type="{ch.type.sls_type}", '
-                     f'webhook_id="{ch.type.webhook_id}", template_id="{template_id}", period="any")'
-                     for ch in channels)
+    calls = [f'fire(type="webhook_integration", integration_type="{ch.type.sls_type}", '
+             f'webhook_id="{ch.type.webhook_id}", template_id="{template_id}", period="any")'
+             for ch in channels]
+    kinds = sorted({r.kind for r in recipients or []})
+    return "\n".join(calls + alert_people.policy_fires(cluster_id, kinds, template_id))
 
 
-def action_policy(cluster_id: str, rule: RuleDefinition, channels: list[Channel], lang: str) -> Desired:
+def action_policy(cluster_id: str, rule: RuleDefinition, channels: list[Channel], lang: str,
+                  recipients: list[Recipient] | None = None) -> Desired:
     policy_id = rule_name(cluster_id, rule)
     name = f"{rule.display_name[lang]} ({cluster_id})"
-    script = policy_script(channels, rule.template_id)
-    value = {"action_policy_id": policy_id, "action_policy_name": name, "is_default": False, "labels": {},
+    script = policy_script(channels, rule.template_id, cluster_id, recipients)
+    value = {"action_policy_id": policy_id, "action_policy_name": name, "is_default": False,
+             "labels": dict([POLICY_LABEL]),
              # Escalation is off; an empty secondary script may be refused (ActionPolicyEmpty), so
              # it repeats the primary one.
              "primary_policy_script": script, "secondary_policy_script": script,
@@ -129,7 +165,7 @@ def alert_rule(cluster_id: str, project: str, logstore: str, region: str, rule: 
             "templateConfiguration": {},
             "sinkAlerthub": {"enabled": True}, "sinkCms": {"enabled": False},
             "sinkEventStore": {"enabled": False},
-            "tags": ["ackaudit"],
+            "tags": [RULE_TAG],
         },
     }
     return Desired("alert_rule", name, None, detail)

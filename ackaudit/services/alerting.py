@@ -4,6 +4,15 @@
 (`alert_objects.py`), so a second run changes nothing. Differences are computed on the fields
 ackaudit sets, so what the service adds on its own (times, defaults) is not drift. Webhook URLs and
 signing secrets are credentials: every message leaving this module is scrubbed of them.
+
+Objects made by hand are never taken over or deleted without saying so. An object is ackaudit's
+when it carries ackaudit's mark (an alert rule the tag `ackaudit`, an action policy the label
+`managed_by: ackaudit` or ackaudit's id prefix, which policies made before the label have), or,
+for objects whose model has no field for a mark, when it has ackaudit's id prefix (users and user
+groups) or an action policy of ackaudit's uses it (the webhooks and templates, which have the
+guide's ids). Any other object in the way is hand-made: `setup` and `remove` refuse to touch it
+unless told `--adopt`; `plan` shows it. When a setup stops using a webhook, user or user group
+that nothing else uses, it deletes it, so that nothing ackaudit made is left looking hand-made.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ackaudit.errors import AckAuditError, PreconditionError, UsageError
+from ackaudit.services import alert_people
 from ackaudit.services.alert_channels import (
     CHANNEL_TYPES,
     SEED_WEBHOOK_ID,
@@ -29,7 +39,10 @@ from ackaudit.services.alert_custom import Customisation, stored_in
 from ackaudit.services.alert_definitions import LANGS, SEVERITIES, load_definitions, render
 from ackaudit.services.alert_objects import (
     KINDS,
+    POLICY_LABEL,
     POLICY_RESOURCE,
+    RULE_PREFIX,
+    RULE_TAG,
     TEMPLATE_RESOURCE,
     WEBHOOK_RESOURCES,
     Desired,
@@ -38,17 +51,21 @@ from ackaudit.services.alert_objects import (
     differences,
     rule_name,
     template,
+    user_groups,
+    users,
     webhook,
 )
+from ackaudit.services.alert_people import GROUP_RESOURCE, USER_RESOURCE, Recipient
 from ackaudit.services.cluster import ClusterContext
 
 
 @dataclass
 class ObjectState:
-    kind: str                 # webhook | template | action_policy | alert_rule
+    kind: str                 # webhook | template | user | user_group | action_policy | alert_rule
     id: str
-    action: str               # setup/plan: create, update, unchanged; status: present, missing, drifted;
-                              # remove: delete, keep
+    action: str               # setup/plan: create, update, unchanged, adopt (hand-made), delete (no
+                              # longer used); status: present, missing, drifted; remove: delete, keep,
+                              # hand-made (kept: not ackaudit's)
     changes: list[str] = field(default_factory=list)
     enabled: bool | None = None
     last_modified: str | None = None
@@ -71,6 +88,10 @@ class SetupResult:
     @property
     def changed(self) -> bool:
         return any(o.action != "unchanged" for o in self.objects)
+
+    @property
+    def hand_made(self) -> list[ObjectState]:
+        return [o for o in self.objects if o.action == "adopt"]
 
     def to_json(self) -> dict[str, Any]:
         return {"cluster_id": self.cluster_id, "project": self.project, "logstore": self.logstore,
@@ -124,6 +145,11 @@ class RemoveResult:
     def to_delete(self) -> list[ObjectState]:
         return [o for o in self.objects if o.action == "delete"]
 
+    @property
+    def hand_made(self) -> list[ObjectState]:
+        """Objects in the way that ackaudit did not make, left alone (without --adopt)."""
+        return [o for o in self.objects if o.action == "hand-made"]
+
     def to_json(self) -> dict[str, Any]:
         return {"cluster_id": self.cluster_id, "project": self.project, "dry_run": self.dry_run,
                 "changed": bool(self.to_delete) and not self.dry_run,
@@ -138,6 +164,7 @@ class _Account:
     def __init__(self, ctx: ClusterContext) -> None:
         self.ctx, self.sls = ctx, ctx.cloud.sls
         self._seen: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._lists: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._webhook_resource: str | None = None
 
     @property
@@ -156,8 +183,32 @@ class _Account:
         return self._webhook_resource
 
     def resource_of(self, kind: str) -> str:
-        return {"webhook": self.webhook_resource, "template": TEMPLATE_RESOURCE,
-                "action_policy": POLICY_RESOURCE}[kind]
+        return {"webhook": self.webhook_resource, "template": TEMPLATE_RESOURCE, "user": USER_RESOURCE,
+                "user_group": GROUP_RESOURCE, "action_policy": POLICY_RESOURCE}[kind]
+
+    @property
+    def own_policies(self) -> list[str]:
+        """The ids of this cluster's action policies (one per rule, named as the rule)."""
+        return [rule_name(self.ctx.cluster_id, r) for r in load_definitions().rules]
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        key = ("*", kind)
+        if key not in self._lists:
+            self._lists[key] = self.sls.list_records(self.resource_of(kind))
+        return self._lists[key]
+
+    def other_policies(self) -> list[dict[str, Any]]:
+        """Every action policy of the account but this cluster's."""
+        return [p for p in self.records("action_policy") if p["id"] not in self.own_policies]
+
+    def made_by_ackaudit(self, kind: str, object_id: str, current: dict[str, Any]) -> bool:
+        if kind == "alert_rule":
+            return RULE_TAG in (((current.get("configuration") or {}).get("tags")) or [])
+        if kind == "action_policy":
+            return _ackaudit_policy(current)
+        if kind in ("user", "user_group"):
+            return object_id.startswith(alert_people.ID_PREFIX)
+        return any(_mentions(p, object_id) for p in self.records("action_policy") if _ackaudit_policy(p))
 
     def current(self, kind: str, object_id: str) -> dict[str, Any] | None:
         """A record (`{"id", "tag", "value", "lastModifyTime"}`) or a rule's detail, or None."""
@@ -170,14 +221,33 @@ class _Account:
         return self._seen[key]
 
     def configured_channels(self) -> list[Channel]:
-        """The channels earlier setups configured (a webhook record per channel type)."""
+        """The webhooks an earlier setup configured: those this cluster's action policies fire, or,
+        before this cluster has any, every webhook record of a channel type."""
+        policies = [p for p in (self.current("action_policy", i) for i in self.own_policies) if p]
         channels = []
         for kind in CHANNEL_TYPES.values():
+            if policies and not any(_mentions(p, kind.webhook_id) for p in policies):
+                continue
             record = self.current("webhook", kind.webhook_id)
             value = (record or {}).get("value") or {}
             if value.get("url"):
                 channels.append(Channel(kind, value["url"], value.get("secret") or None))
         return channels
+
+    def group_members(self, kind: str) -> list[str]:
+        group = self.current("user_group", alert_people.group_id(self.ctx.cluster_id, kind))
+        members = ((group or {}).get("value") or {}).get("members") or []
+        return [m for m in members if isinstance(m, str)]
+
+    def configured_recipients(self) -> list[Recipient]:
+        """The email and SMS recipients an earlier setup configured: the members of this cluster's groups."""
+        found = []
+        for kind in alert_people.KINDS:
+            for member in self.group_members(kind):
+                recipient = alert_people.from_user((self.current("user", member) or {}).get("value"), kind)
+                if recipient is not None:
+                    found.append(recipient)
+        return found
 
 
 class _Masker:
@@ -244,12 +314,14 @@ def _rule_enabled(current: dict[str, Any]) -> bool:
 
 
 def _desired(ctx: ClusterContext, project: str, channels: list[Channel], lang: str,
-             custom: Customisation | None = None) -> list[Desired]:
+             custom: Customisation | None = None, recipients: list[Recipient] | None = None) -> list[Desired]:
     defs = load_definitions()
+    recipients = recipients or []
     schedule = (defs.interval, defs.start, defs.end)
     objects = [webhook(ch) for ch in channels]
     objects += [template(t, lang) for t in defs.templates]
-    objects += [action_policy(ctx.cluster_id, r, channels, lang) for r in defs.rules]
+    objects += users(recipients) + user_groups(ctx.cluster_id, recipients)
+    objects += [action_policy(ctx.cluster_id, r, channels, lang, recipients) for r in defs.rules]
     objects += [alert_rule(ctx.cluster_id, project, ctx.logstore, ctx.cloud.region, r, lang, schedule, custom)
                 for r in defs.rules]
     return objects
@@ -292,19 +364,38 @@ def require_audit(ctx: ClusterContext, project: str) -> None:
         raise PreconditionError(f"the audit logstore {project}/{ctx.logstore} does not exist", hint=hint)
 
 
-def _channels_or_configured(account: _Account, given: list[Channel], cluster_id: str) -> list[Channel]:
-    channels = given or account.configured_channels()
-    for ch in [] if given else channels:
+def _channels_or_configured(account: _Account, given: list[Channel], recipients: list[Recipient],
+                            cluster_id: str) -> tuple[list[Channel], list[Recipient]]:
+    """The channels asked for; when none is, the ones configured (webhooks and recipients alike)."""
+    if given or recipients:
+        return given, recipients
+    channels, recipients = account.configured_channels(), account.configured_recipients()
+    for ch in channels:
         problem = url_problem(ch.type, ch.url, allow_any_url=True) if not _hidden(ch.url) else None
         if problem is not None:
             raise UsageError(f"the configured {ch.type.label} webhook cannot be used: {problem[0]}",
                              hint=f"give its URL again: ackaudit alerts setup --cluster {cluster_id} "
                                   f"--{ch.type.name}-url URL")
-    if not channels:
+    if not channels and not recipients:
         raise UsageError("no notification channel given and none configured yet",
                          hint=f"ackaudit alerts setup --cluster {cluster_id} --dingtalk-url URL "
-                              "(or --wecom-url, --lark-url, --slack-url, --webhook-url)")
-    return channels
+                              "(or --wecom-url, --lark-url, --slack-url, --webhook-url, --email, --sms)")
+    return channels, recipients
+
+
+def _ackaudit_policy(record: dict[str, Any]) -> bool:
+    labels = (record.get("value") or {}).get("labels")
+    labelled = isinstance(labels, dict) and labels.get(POLICY_LABEL[0]) == POLICY_LABEL[1]
+    return labelled or str(record.get("id") or "").startswith(RULE_PREFIX)
+
+
+_KIND_NAMES = {"webhook": "webhook", "template": "template", "user": "user", "user_group": "user group",
+               "action_policy": "action policy", "alert_rule": "alert rule"}
+
+
+def named(objects: list[ObjectState]) -> str:
+    """`webhook a, template b` for a message."""
+    return ", ".join(f"{_KIND_NAMES[o.kind]} {o.id}" for o in objects)
 
 
 # -- setup / plan -------------------------------------------------------------------------------
@@ -313,11 +404,14 @@ CustomChoice = Callable[[Customisation | None], Customisation]
 
 
 def setup(ctx: ClusterContext, channels: list[Channel], lang: str, *, dry_run: bool = False,
-          custom: CustomChoice | None = None) -> SetupResult:
+          custom: CustomChoice | None = None, recipients: list[Recipient] | None = None,
+          adopt: bool = False) -> SetupResult:
     """Bring every object up to date with the definitions (only describe it with dry_run).
 
-    With no channel given, the channels configured by an earlier setup are kept; `custom` turns the
-    customisation the rules carry into the one wanted (default: keep it).
+    With no channel given (webhooks or recipients), the ones configured by an earlier setup are
+    kept; `custom` turns the customisation the rules carry into the one wanted (default: keep it).
+    Objects in the way that ackaudit did not make are taken over only with `adopt`: without it
+    setup refuses before writing anything (a dry run shows them).
     """
     if lang not in LANGS:
         raise UsageError(f"--lang must be one of {', '.join(LANGS)}")
@@ -326,22 +420,70 @@ def setup(ctx: ClusterContext, channels: list[Channel], lang: str, *, dry_run: b
     with masker.active():
         account = _Account(ctx)
         require_audit(ctx, account.project)
-        channels = masker.add(_channels_or_configured(account, channels, ctx.cluster_id))
+        channels, recipients = _channels_or_configured(account, channels, recipients or [], ctx.cluster_id)
+        masker.add(channels)
         stored = _stored_customisation(account)
         wanted = custom(stored) if custom is not None else (stored or Customisation())
         plans = []
-        for desired in _desired(ctx, account.project, channels, lang, wanted):
+        desired_objects = _desired(ctx, account.project, channels, lang, wanted, recipients)
+        for desired in desired_objects:
             current = account.current(desired.kind, desired.id)
             changes = _compare(desired, current) if current is not None else []
             action = "create" if current is None else ("update" if changes else "unchanged")
-            plans.append((desired, current, ObjectState(desired.kind, desired.id, action, changes,
-                                                        note=_query_diff(desired, current))))
+            note = _query_diff(desired, current)
+            if current is not None and not account.made_by_ackaudit(desired.kind, desired.id, current):
+                action = "adopt"
+                note = ("hand-made: would be adopted" + ("" if adopt else " with --adopt") if dry_run
+                        else "hand-made: adopted")
+            plans.append((desired, current, ObjectState(desired.kind, desired.id, action, changes, note=note)))
+        unused = [ObjectState(kind, object_id, "delete", note="no longer used by any action policy")
+                  for kind, object_id in _no_longer_used(account, desired_objects)]
+        hand_made = [state for _, _, state in plans if state.action == "adopt"]
+        if hand_made and not adopt and not dry_run:
+            raise UsageError(f"not made by ackaudit, and in the way: {named(hand_made)}; setup takes them over "
+                             "only with --adopt",
+                             hint=f"`ackaudit alerts plan --cluster {ctx.cluster_id}` shows what would change in "
+                                  "them; add --adopt to take them over (also when an interrupted ackaudit run "
+                                  "left them)")
         if not dry_run:
             for desired, current, state in plans:
                 if state.action != "unchanged":
                     _write(account, desired, current)
+            for state in unused:
+                account.sls.delete_records(account.resource_of(state.kind), [state.id])
+        objects = [state for _, _, state in plans] + unused
         return SetupResult(ctx.cluster_id, account.project, ctx.logstore, lang, dry_run,
-                           [ch.describe() for ch in channels], [state for _, _, state in plans])
+                           [ch.describe() for ch in channels] + [r.describe() for r in recipients], objects)
+
+
+def _no_longer_used(account: _Account, desired: list[Desired]) -> list[tuple[str, str]]:
+    """The webhooks, user groups and users this cluster's action policies or groups used and the
+    new ones do not, and that nothing else uses: (kind, id), in the order they can be deleted."""
+    before = [p for p in (account.current("action_policy", i) for i in account.own_policies) if p]
+    after = [{"value": d.value} for d in desired if d.kind == "action_policy"]
+    others = account.other_policies()
+    found: list[tuple[str, str]] = []
+    candidates = [("user_group", alert_people.group_id(account.ctx.cluster_id, k)) for k in alert_people.KINDS]
+    candidates += [("webhook", kind.webhook_id) for kind in CHANNEL_TYPES.values()]
+    for kind, object_id in candidates:
+        if (any(_mentions(p, object_id) for p in before) and not any(_mentions(p, object_id) for p in after)
+                and not any(_mentions(p, object_id) for p in others)
+                and account.current(kind, object_id) is not None):
+            found.append((kind, object_id))
+    members_before = {m for k in alert_people.KINDS for m in account.group_members(k)}
+    members_after = {m for d in desired if d.kind == "user_group" for m in d.value["members"]}
+    for user_id in sorted(members_before - members_after):
+        if not _used_elsewhere(account, user_id) and account.current("user", user_id) is not None:
+            found.append(("user", user_id))
+    return found
+
+
+def _used_elsewhere(account: _Account, user_id: str) -> list[str]:
+    """The other user groups and action policies that name this user."""
+    own_groups = {alert_people.group_id(account.ctx.cluster_id, k) for k in alert_people.KINDS}
+    groups = [f"user group {g['id']}" for g in account.records("user_group") if g["id"] not in own_groups
+              and user_id in (((g.get("value") or {}).get("members")) or [])]
+    return groups + [f"action policy {p['id']}" for p in account.other_policies() if _mentions(p, user_id)]
 
 
 def _write(account: _Account, desired: Desired, current: dict[str, Any] | None) -> None:
@@ -372,25 +514,29 @@ def status(ctx: ClusterContext) -> StatusResult:
         ctx.ensure_exists()
         account = _Account(ctx)
         channels = masker.add(account.configured_channels())
+        recipients = account.configured_recipients()
         best: tuple[int, str, list[ObjectState]] | None = None
         custom = _stored_customisation(account)
         for lang in LANGS:
-            states = [_state(d, account.current(d.kind, d.id))
-                      for d in _desired(ctx, account.project, channels, lang, custom)]
-            if not channels:
+            states = [_state(account, d, account.current(d.kind, d.id))
+                      for d in _desired(ctx, account.project, channels, lang, custom, recipients)]
+            if not channels and not recipients:
                 states.insert(0, ObjectState("webhook", SEED_WEBHOOK_ID, "missing"))
             score = sum(s.action != "present" for s in states)
             if best is None or score < best[0]:
                 best = (score, lang, states)
         assert best is not None
-        return StatusResult(ctx.cluster_id, account.project, best[1], [ch.describe() for ch in channels], best[2])
+        return StatusResult(ctx.cluster_id, account.project, best[1],
+                            [ch.describe() for ch in channels] + [r.describe() for r in recipients], best[2])
 
 
-def _state(desired: Desired, current: dict[str, Any] | None) -> ObjectState:
+def _state(account: _Account, desired: Desired, current: dict[str, Any] | None) -> ObjectState:
     if current is None:
         return ObjectState(desired.kind, desired.id, "missing")
     changes = _compare(desired, current)
     state = ObjectState(desired.kind, desired.id, "drifted" if changes else "present", changes)
+    if not account.made_by_ackaudit(desired.kind, desired.id, current):
+        state.note = "hand-made (not made by ackaudit): `alerts setup --adopt` takes it over"
     if desired.kind == "alert_rule":
         state.enabled = _rule_enabled(current)
         state.last_modified = _iso(current.get("lastModifiedTime"))
@@ -409,7 +555,7 @@ def test_message(cluster_id: str, lang: str, now: datetime | None = None) -> tup
     rule = defs.rules[0]
     tmpl = defs.template(rule.template_id)
     moment = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds").replace("+00:00", "Z")
-    sample = {"clusterid": cluster_id, "time": moment, "k8s.user.username": "ackaudit-test",
+    sample = {"clusterid": cluster_id, "time": moment, "traceId": "ackaudit-test", "k8s.user.username": "ackaudit-test",
               "k8s.pod.namespace": "default", "k8s.pod.name": "ackaudit-test",
               "kubeobject.operation.podexecoptions.container": "app",
               "kubeobject.operation.podexecoptions.commandstr": "bash"}
@@ -433,7 +579,12 @@ def send_test(ctx: ClusterContext, channels: list[Channel], lang: str, *,
     with masker.active():
         ctx.ensure_exists()
         if not channels:
-            channels = masker.add(_Account(ctx).configured_channels())
+            account = _Account(ctx)
+            channels = masker.add(account.configured_channels())
+            if not channels and account.configured_recipients():
+                raise PreconditionError("only email and SMS are configured, and SLS sends those itself",
+                                        hint=f"prove them end to end: ackaudit alerts test --cluster {ctx.cluster_id} "
+                                             "--e2e")
         if not channels:
             raise PreconditionError("no webhook is configured for alerts",
                                     hint=f"ackaudit alerts setup --cluster {ctx.cluster_id} --dingtalk-url URL")
@@ -447,27 +598,41 @@ def send_test(ctx: ClusterContext, channels: list[Channel], lang: str, *,
 
 # -- remove -------------------------------------------------------------------------------------
 
-def plan_removal(ctx: ClusterContext) -> RemoveResult:
-    """What `remove` deletes: this cluster's rules and action policies, and the shared templates and
-    webhooks unless another action policy still uses them."""
+def plan_removal(ctx: ClusterContext, *, adopt: bool = False) -> RemoveResult:
+    """What `remove` deletes: this cluster's rules, action policies and user groups, and the shared
+    templates, webhooks and users unless something else still uses them. Objects ackaudit did not
+    make are left alone (action `hand-made`), unless `adopt`."""
     masker = _Masker()
     with masker.active():
         ctx.ensure_exists()
         account = _Account(ctx)
         masker.add(account.configured_channels())
         defs = load_definitions()
-        own = {rule_name(ctx.cluster_id, r) for r in defs.rules}
-        others = [p for p in account.sls.list_records(POLICY_RESOURCE) if p["id"] not in own]
-        candidates = [("alert_rule", name) for name in sorted(own)] + [("action_policy", name) for name in sorted(own)]
+        own = sorted(account.own_policies)
+        others = account.other_policies()
+        candidates = [("alert_rule", name) for name in own] + [("action_policy", name) for name in own]
+        candidates += [("user_group", alert_people.group_id(ctx.cluster_id, k)) for k in alert_people.KINDS]
+        candidates += [("user", m) for k in alert_people.KINDS for m in account.group_members(k)]
         candidates += [("template", t.id) for t in defs.templates]
         candidates += [("webhook", kind.webhook_id) for kind in CHANNEL_TYPES.values()]
         objects = []
-        for kind, object_id in candidates:
-            if account.current(kind, object_id) is None:
+        for kind, object_id in dict.fromkeys(candidates):
+            current = account.current(kind, object_id)
+            if current is None:
                 continue
-            users = [p["id"] for p in others if kind in ("template", "webhook") and _mentions(p, object_id)]
-            objects.append(ObjectState(kind, object_id, "keep" if users else "delete",
-                                       note=f"used by action policy {', '.join(users)}" if users else None))
+            if kind == "user":
+                users_of = _used_elsewhere(account, object_id)
+            else:
+                users_of = [f"action policy {p['id']}" for p in others if kind in ("template", "webhook", "user_group")
+                            and _mentions(p, object_id)]
+            if users_of:
+                objects.append(ObjectState(kind, object_id, "keep", note=f"used by {', '.join(users_of)}"))
+            elif not account.made_by_ackaudit(kind, object_id, current):
+                objects.append(ObjectState(kind, object_id, "delete" if adopt else "hand-made",
+                                           note="hand-made: deleted with --adopt" if adopt else
+                                           "hand-made (not made by ackaudit): kept; --adopt deletes it"))
+            else:
+                objects.append(ObjectState(kind, object_id, "delete"))
         objects.sort(key=lambda o: KINDS.index(o.kind), reverse=True)
         return RemoveResult(ctx.cluster_id, account.project, True, objects)
 

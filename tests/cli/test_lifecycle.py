@@ -231,15 +231,19 @@ def test_doctor_with_a_kubeconfig_file(cli, sandbox, tmp_path, acs_client):
 
 def test_disable_remove_alerts(cli, sandbox, sls_client):
     project = f"k8s-log-{AUDITED_CLUSTER_ID}"
-    for name in (f"ackaudit-{AUDITED_CLUSTER_ID}-exec", "someone-elses-rule"):
-        sls_client.create_alert(project, {"name": name, "displayName": name, "type": "Alert", "state": "Enabled",
+    exec_rule, risky_rule = f"ackaudit-{AUDITED_CLUSTER_ID}-exec", f"ackaudit-{AUDITED_CLUSTER_ID}-risky"
+    # ackaudit's rule carries its tag; the one with ackaudit's name but without it was made by hand.
+    for name, tags in ((exec_rule, ["ackaudit"]), (risky_rule, []), ("someone-elses-rule", [])):
+        sls_client.create_alert(project, {"name": name, "displayName": name, "type": "Alert", "status": "ENABLED",
                                           "schedule": {"type": "FixedRate", "interval": "1m"},
-                                          "configuration": {"version": "2.0", "type": "default", "queryList": []}})
+                                          "configuration": {"version": "2.0", "type": "default", "queryList": [],
+                                                            "tags": tags}})
     status = cli("status", "--cluster", AUDITED_CLUSTER_ID, "-o", "json").json()
-    assert [a["name"] for a in status["alerts"]] == [f"ackaudit-{AUDITED_CLUSTER_ID}-exec"]
+    assert [a["name"] for a in status["alerts"]] == [exec_rule, risky_rule]
     refused = cli("disable", "--cluster", AUDITED_CLUSTER_ID, "--remove-alerts")
     assert refused.exit_code == 2 and "--yes" in refused.stderr
     run = cli("disable", "--cluster", AUDITED_CLUSTER_ID, "--remove-alerts", "--yes", "-o", "json")
     assert run.exit_code == 0, run.stderr
-    assert run.json()["alerts_removed"] == [f"ackaudit-{AUDITED_CLUSTER_ID}-exec"]
-    assert set(sandbox.state.projects[project]["jobs"]) == {"someone-elses-rule"}
+    assert run.json()["alerts_removed"] == [exec_rule]
+    assert f"keeping what ackaudit did not make: alert rule {risky_rule}" in run.stderr
+    assert set(sandbox.state.projects[project]["jobs"]) == {risky_rule, "someone-elses-rule"}

@@ -8,8 +8,8 @@ import time
 import pytest
 from aliyun.log.resource_params import ResourceRecord
 
+from ackaudit.engine.alert_templates import render
 from ackaudit.sandbox import alert_engine
-from ackaudit.sandbox.alert_templates import render
 from ackaudit.sandbox.events import SessionRecorder
 from ackaudit.sandbox.state import SANDBOX_ACCOUNT_ID
 from ackaudit.sandbox.webhooks import register_robot
@@ -211,7 +211,7 @@ def test_email_and_sms_go_to_sls_users_and_groups(state, routed, sls_client):
     [row] = alert_engine.evaluate_now(state, now=now)
     assert row["NotifyStatus"] == "Success", row["Reason"]
     sent = [(n["type"], n["recipients"], n["content"]) for n in state.alert_notifications]
-    assert sent == [("email", ["alex@example.com"], "- who: dave, 1 rows"), ("sms", ["13300000000"], "- who: dave, 1 rows")]
+    assert sent == [("email", ["alex@example.com"], "- who: dave, 1 rows"), ("sms", ["+86 13300000000"], "- who: dave, 1 rows")]
 
 
 # -- history -------------------------------------------------------------------------------------

@@ -85,6 +85,24 @@ def test_resource_records(sls_client, sandbox):
     assert {r["project"] for r in sandbox.recent_requests() if r["path"].startswith("/resources")} == {None}
 
 
+@pytest.mark.parametrize("resource, record_id, value, says", [
+    ("sls.common.user", "alex", {"user_id": "bob", "user_name": "Alex"}, "user_id must be the record id"),
+    ("sls.common.user", "alex", {"user_id": "alex", "email": "alex@example.org"}, "email must be a list"),
+    ("sls.common.user", "alex", {"user_id": "alex", "email": [""]}, "list of non-empty strings"),
+    ("sls.common.user", "alex", {"user_id": "alex", "sms_enabled": "yes"}, "sms_enabled must be a bool"),
+    ("sls.common.user_group", "ops", {"user_group_id": "ops", "members": "alex"}, "members must be a list"),
+    ("sls.common.user_group", "ops", {"user_group_name": "Ops"}, "user_group_id must be the record id"),
+])
+def test_users_and_groups_have_the_documented_shape(sls_client, resource, record_id, value, says):
+    with pytest.raises(LogException) as refused:
+        sls_client.upsert_resource_record(resource, [ResourceRecord(record_id=record_id, tag=record_id, value=value)])
+    assert refused.value.get_error_code() == "ParameterInvalid" and says in refused.value.get_error_message()
+    user = {"user_id": "alex", "user_name": "Alex", "email": ["alex@example.org"], "country_code": "86",
+            "phone": "13300000000", "enabled": True, "sms_enabled": True, "voice_enabled": False}
+    sls_client.create_resource_record("sls.common.user", ResourceRecord(record_id="alex", tag="Alex", value=user))
+    assert sls_client.get_resource_record("sls.common.user", "alex").get_record().get_value() == user
+
+
 def test_custom_resources(sls_client):
     custom = Resource(resource_name="ackaudit.test", resource_type="userdefine", description="d")
     sls_client.create_resource(custom)

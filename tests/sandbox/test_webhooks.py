@@ -112,6 +112,10 @@ def test_lark_signs_in_the_body(sandbox):
 def test_slack_and_generic_webhooks(sandbox):
     assert post(sandbox, "/services/T1/B2/XYZ", {"text": "Kubernetes"}) == (200, "ok")
     assert post(sandbox, "/services/T1/B2/XYZ", {"blocks": "no"}) == (400, "invalid_blocks")
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "\U0001F600" * 3000}}
+    assert post(sandbox, "/services/T1/B2/XYZ", {"text": "t", "blocks": [section]}) == (200, "ok")
+    section["text"]["text"] += "x"       # a section's text is 3000 characters at most
+    assert post(sandbox, "/services/T1/B2/XYZ", {"text": "t", "blocks": [section]}) == (400, "invalid_blocks")
     assert post(sandbox, "/services/T1/B2/XYZ", {}) == (400, "no_text")
     assert post(sandbox, "/services/T1/B2/XYZ", b"not json") == (400, "invalid_payload")
     assert post(sandbox, "/webhook/anything/here", {"title": "t", "text": "x"}) == (200, '{"ok": true}')
