@@ -48,6 +48,8 @@ class Shell:
             "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
             "LANG": "C.UTF-8", "NO_COLOR": "1", "ACKAUDIT_POLL_INTERVAL": "0.05",
         }
+        # A suite run under faketime keeps its clock in the commands it starts.
+        self.env.update({k: v for k, v in os.environ.items() if k.startswith("FAKETIME") or k == "LD_PRELOAD"})
         if sandbox_env:
             self.env["ACKAUDIT_SANDBOX"] = "1"
 
