@@ -119,3 +119,24 @@ def test_cluster_not_found_has_one_wording(cli):
 def test_a_huge_cluster_id_is_not_echoed_in_full(cli):
     result = cli("status", "--cluster", "x" * 100_000 + "!")
     assert result.exit_code == 2 and len(result.stderr) < 600
+
+
+@pytest.mark.parametrize("command", [
+    ["query", "--cluster", C, "--risky-programs", "FILE"],
+    ["report", "--cluster", C, "--risky-programs", "FILE"],
+    ["alerts", "plan", "--cluster", C, "--webhook-url", "https://hooks.example.com/a", "--risky-programs", "FILE"],
+    ["alerts", "plan", "--cluster", C, "--webhook-url", "https://hooks.example.com/a", "--exclude", "FILE"],
+    ["status", "--cluster", C, "--kubeconfig", "FILE"],
+])
+@pytest.mark.parametrize("path, expected", [("/dev/full", "larger than 4 MiB"), ("/dev/zero", "larger than 4 MiB"),
+                                            ("x" * 10_000, "File name too long"), ("DIR", "Is a directory")])
+def test_a_file_to_read_that_never_ends_or_cannot_be_opened_is_one_short_error(cli, tmp_path, command, path,
+                                                                                expected):
+    line = [(str(tmp_path) if path == "DIR" else path) if a == "FILE" else a for a in command]
+    assert_usage(cli(*line), "cannot read", expected)
+
+
+@pytest.mark.parametrize("command", [["status"], ["doctor"], ["retention"]])
+def test_an_unknown_context_is_named_and_cut(cli, command):
+    result = cli(*command, "--cluster", C, "--context", "x" * 10_000)
+    assert_usage(result, "--context", "is not in the kubeconfig", "(10000 characters)")
