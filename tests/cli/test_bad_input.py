@@ -140,3 +140,9 @@ def test_a_file_to_read_that_never_ends_or_cannot_be_opened_is_one_short_error(c
 def test_an_unknown_context_is_named_and_cut(cli, command):
     result = cli(*command, "--cluster", C, "--context", "x" * 10_000)
     assert_usage(result, "--context", "is not in the kubeconfig", "(10000 characters)")
+
+
+@pytest.mark.parametrize("command", ["session", "event"])
+def test_a_huge_id_is_not_found_and_not_echoed_in_full(cli, command):
+    result = cli(command, "--cluster", C, "x" * 10_000)
+    assert_usage(result, f"no {command} 'xxx", "(10000 characters)", code=3)
