@@ -21,6 +21,14 @@ def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
     return repr(text)
 
 
+PATH_SHOWN_LIMIT = 240   # a path is cut later: a long but real one still names its file
+
+
+def shown_path(path: object) -> str:
+    """A file name the user typed, quoted for an error message; cut only when it is absurdly long."""
+    return shown(path, PATH_SHOWN_LIMIT)
+
+
 class ExitCode(IntEnum):
     OK = 0
     FAILED = 1

@@ -3,12 +3,12 @@
 Each is read whole, but never more than `LIMIT` bytes: a device that never ends (`/dev/zero`,
 `/dev/full`) is refused after that much instead of filling the memory. Pipes (`<(...)`) are read
 like files. Every failure is one usage error, `cannot read WHAT 'PATH': reason`, with a huge path
-cut (`errors.shown`) and the reason without the path repeated in it.
+cut (`errors.shown_path`) and the reason without the path repeated in it.
 """
 
 from __future__ import annotations
 
-from ackaudit.errors import UsageError, shown
+from ackaudit.errors import UsageError, shown_path
 
 LIMIT = 4 << 20   # bytes; a risky list, an exclusion file or a kubeconfig is a few kilobytes
 
@@ -17,7 +17,7 @@ def read_text(path: str, what: str, *, limit: int = LIMIT) -> str:
     """The UTF-8 text of `path`; `what` names it in errors ("--exclude", "kubeconfig")."""
 
     def refused(reason: str) -> UsageError:
-        return UsageError(f"cannot read {what} {shown(path)}: {reason}")
+        return UsageError(f"cannot read {what} {shown_path(path)}: {reason}")
 
     try:
         with open(path, "rb") as handle:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ackaudit.cloud import calls
-from ackaudit.errors import ApiError, AuthError, ConnectError, UsageError, one_line, shown
+from ackaudit.errors import ApiError, AuthError, ConnectError, UsageError, one_line, shown, shown_path
 
 SERVICE = "Kubernetes"
 DEFAULT_TIMEOUT = 30.0   # seconds to connect, then to answer (ACKAUDIT_TIMEOUT)
@@ -87,7 +87,7 @@ class KubeClient:
         try:
             config = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise UsageError(f"cannot read kubeconfig {shown(path)}: {one_line(exc)}") from None
+            raise UsageError(f"cannot read kubeconfig {shown_path(path)}: {one_line(exc)}") from None
         return cls.from_kubeconfig(config, context, timeout=timeout)
 
     def _call(self, action: str, fn: Any) -> Any:

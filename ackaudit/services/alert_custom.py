@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ackaudit.audit.query import any_of, term
-from ackaudit.errors import UsageError, one_line, shown
+from ackaudit.errors import UsageError, one_line, shown_path
 from ackaudit.userfiles import read_text
 
 ANNOTATION = "ackaudit.customisation"
@@ -105,7 +105,7 @@ def read_exclude_file(path: str) -> dict[str, tuple[str, ...]]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise UsageError(f"cannot read --exclude {shown(path)}: {one_line(exc)}") from None
+        raise UsageError(f"cannot read --exclude {shown_path(path)}: {one_line(exc)}") from None
     if not isinstance(data, dict):
         raise UsageError(f"--exclude {path} must be a mapping of {', '.join(EXCLUDE_KEYS)} to lists")
     return _exclusions(data, f"--exclude {path}")

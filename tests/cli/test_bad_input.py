@@ -146,3 +146,8 @@ def test_an_unknown_context_is_named_and_cut(cli, command):
 def test_a_huge_id_is_not_found_and_not_echoed_in_full(cli, command):
     result = cli(command, "--cluster", C, "x" * 10_000)
     assert_usage(result, f"no {command} 'xxx", "(10000 characters)", code=3)
+
+
+@pytest.mark.parametrize("command", [["query"], ["session", "24b1236b"], ["event", "3e33e192"], ["report"]])
+def test_a_source_name_too_long_for_the_file_system_is_a_short_usage_error(cli, command):
+    assert_usage(cli(*command, "--source", "x" * 10_000), "cannot read: File name too long", "(10000 characters)")
