@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         src, ctx = event_source(cluster, source)
         from_time, to_time = window_for(src, since=since, from_=from_, to=to, default="7d", now=now)
         catalogue = load_catalogue(str(risky_programs)) if risky_programs else builtin_catalogue()
-        if timezone:
+        if timezone is not None:
             zone = zone_named(timezone, to_time)
         else:
             zone = region_zone((ctx.detail.get("region_id") or ctx.cloud.region) if ctx else None, to_time)
