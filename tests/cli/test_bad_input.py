@@ -151,3 +151,11 @@ def test_a_huge_id_is_not_found_and_not_echoed_in_full(cli, command):
 @pytest.mark.parametrize("command", [["query"], ["session", "24b1236b"], ["event", "3e33e192"], ["report"]])
 def test_a_source_name_too_long_for_the_file_system_is_a_short_usage_error(cli, command):
     assert_usage(cli(*command, "--source", "x" * 10_000), "cannot read: File name too long", "(10000 characters)")
+
+
+@pytest.mark.parametrize("command", [["query"], ["report"], ["export", "--out", "OUT"]])
+def test_an_empty_window_is_a_usage_error_not_a_refused_search(cli, tmp_path, command):
+    args = [str(tmp_path / "x.jsonl") if a == "OUT" else a for a in command]
+    assert_usage(cli(*args, "--cluster", C, "--to", "0"), "the window is empty")
+    assert_usage(cli(*args, "--cluster", C, "--from", "2026-11-28", "--to", "2026-11-28"), "the window is empty")
+    assert not (tmp_path / "x.jsonl").exists()
