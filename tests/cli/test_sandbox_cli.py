@@ -301,3 +301,9 @@ def test_a_state_dir_named_like_a_url_is_a_folder(tmp_path, name):
     assert run.returncode == 0, run.stderr
     assert (cwd / name.replace("//", "/") / "world.json").exists()
 
+
+@pytest.mark.parametrize("option", ["--now", "--state-dir"])
+def test_a_huge_now_or_state_dir_is_not_echoed_in_full(tmp_path, option):
+    run = ackaudit("sandbox", "reset", option, "x" * 10_000, env=clean_env(tmp_path))
+    assert run.returncode == 2 and run.stderr.startswith("error: ") and "(10000 characters)" in run.stderr
+    assert len(run.stderr) < 600, run.stderr[:300]
