@@ -25,8 +25,10 @@ PATH_SHOWN_LIMIT = 240   # a path is cut later: a long but real one still names 
 
 
 def shown_path(path: object) -> str:
-    """A file name the user typed, quoted for an error message; cut only when it is absurdly long."""
-    return shown(path, PATH_SHOWN_LIMIT)
+    """A file name the user typed, for an error message: as it is, or cut and quoted (`shown`) when it
+    is absurdly long."""
+    text = str(path)
+    return text if len(text) <= PATH_SHOWN_LIMIT else shown(text, PATH_SHOWN_LIMIT)
 
 
 class ExitCode(IntEnum):
