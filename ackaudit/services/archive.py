@@ -125,7 +125,7 @@ def format_of(path: str, given: str | None) -> str:
         return given
     named = _EXTENSIONS.get(Path(path).suffix.lower())
     if named is None:
-        raise UsageError(f"cannot tell the format of {path} from its extension",
+        raise UsageError(f"cannot tell the format of {shown_path(path)} from its extension",
                          hint="name it .jsonl, .csv or .parquet, or pass --format")
     return named
 

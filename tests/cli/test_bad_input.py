@@ -159,3 +159,13 @@ def test_an_empty_window_is_a_usage_error_not_a_refused_search(cli, tmp_path, co
     assert_usage(cli(*args, "--cluster", C, "--to", "0"), "the window is empty")
     assert_usage(cli(*args, "--cluster", C, "--from", "2026-11-28", "--to", "2026-11-28"), "the window is empty")
     assert not (tmp_path / "x.jsonl").exists()
+
+
+@pytest.mark.parametrize("command", [["export"], ["report"]])
+@pytest.mark.parametrize("out", ["x" * 10_000, "x" * 10_000 + ".jsonl", "/nonexistent/" + "d" * 1_000 + "/a.md"])
+def test_a_huge_out_is_named_cut(cli, command, out):
+    result = cli(*command, "--cluster", C, "--out", out)
+    first = result.stderr.splitlines()[0]
+    assert result.exit_code in (1, 2) and first.startswith(("error: cannot write", "error: which format",
+                                                            "error: cannot tell the format", "error: --format"))
+    assert "characters)" in first and len(result.stderr) < 1000 and "this is a bug" not in result.stderr
