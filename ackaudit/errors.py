@@ -21,6 +21,16 @@ def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
     return repr(text)
 
 
+PATH_SHOWN_LIMIT = 240   # a path is cut later: a long but real one still names its file
+
+
+def shown_path(path: object) -> str:
+    """A file name the user typed, for an error message: as it is, or cut and quoted (`shown`) when it
+    is absurdly long."""
+    text = str(path)
+    return text if len(text) <= PATH_SHOWN_LIMIT else shown(text, PATH_SHOWN_LIMIT)
+
+
 class ExitCode(IntEnum):
     OK = 0
     FAILED = 1

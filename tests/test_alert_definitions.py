@@ -214,6 +214,17 @@ def test_urls_are_checked_and_masked(kind, url, token):
     assert channels.scrub(f"failed: {url}", ch.secrets) == f"failed: {masked}"
 
 
+@pytest.mark.parametrize("url", ["http://[::1", "https://[::1/robot/send?access_token=t0psecrettoken",
+                                 "https://[zz]/robot/send?access_token=t0psecrettoken",
+                                 "https://" + "h" * 10_000 + ".example.com/robot/send?access_token=t0psecrettoken"])
+def test_a_malformed_or_huge_url_is_masked_and_refused_without_raising(url):
+    masked = channels.mask_url(url)
+    assert "t0psecrettoken" not in masked and len(masked) < 120
+    with pytest.raises(UsageError) as refused:
+        channels.channel("dingtalk", url)
+    assert "t0psecrettoken" not in refused.value.message and len(refused.value.message) < 300
+
+
 def test_a_robot_url_elsewhere_needs_allow_any_url_and_is_never_echoed():
     url = "http://127.0.0.1:8080/robot/send?access_token=t0psecrettoken"
     with pytest.raises(UsageError) as refused:

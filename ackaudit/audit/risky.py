@@ -50,11 +50,9 @@ def _bundled() -> dict[str, RiskyProgram]:
 def load_catalogue(path: str) -> dict[str, RiskyProgram]:
     """A user's catalogue: JSON shaped like the bundled one, or one program per line ("name" or
     "name: reason"; blank lines and # comments are skipped)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read the risky-program file {path}: {exc}") from None
+    from ackaudit.userfiles import read_text
+
+    text = read_text(path, "the risky-program file")
     if text.lstrip().startswith("{"):
         try:
             document = json.loads(text)

@@ -116,6 +116,9 @@ def window(*, since: str | None, from_: str | None, to: str | None, default: str
     if start > end:
         raise UsageError(f"the window starts after it ends ({iso(start)} > {iso(end)})",
                          hint="--from must be earlier than --to")
+    if start == end:     # [t, t) holds nothing, and SLS refuses it (InvalidTimeRange)
+        raise UsageError(f"the window is empty: it starts and ends at {iso(start)}",
+                         hint="--from must be earlier than --to (and --to later than 1970-01-01)")
     return start, end
 
 

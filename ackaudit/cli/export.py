@@ -79,11 +79,11 @@ def _every_second(update: Any) -> Any:
 
 def _check_stdout(target: Any, fmt: str) -> None:
     """Events on stdout leave no room for the summary, and parquet is not for a terminal."""
-    from ackaudit.errors import UsageError
+    from ackaudit.errors import UsageError, shown_path
 
     if target.to_stdout and settings().fmt is not OutputFormat.table:
-        raise UsageError(f"--out {target.name} writes the events to stdout; -o {settings().fmt.value} would mix "
+        raise UsageError(f"--out {shown_path(target.name)} writes the events to stdout; -o {settings().fmt.value} would mix "
                          "the summary into them", hint="leave out -o (the summary then goes to stderr)")
     if fmt == "parquet" and target.is_terminal:
-        raise UsageError(f"parquet is binary: not for a terminal ({target.name})",
+        raise UsageError(f"parquet is binary: not for a terminal ({shown_path(target.name)})",
                          hint="redirect it to a file, or --out FILE.parquet")

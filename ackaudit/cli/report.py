@@ -10,7 +10,7 @@ from ackaudit.cli import _output
 from ackaudit.cli._globals import OutputFormat, command, settings
 from ackaudit.cli._options import AllowPartialOpt, FromOpt, OptionalClusterOpt, SinceOpt, SourceOpt, ToOpt
 from ackaudit.cli.query import NoRedactOpt, event_source
-from ackaudit.errors import UsageError, shown
+from ackaudit.errors import UsageError, shown, shown_path
 
 FORMATS = ("markdown", "html")
 _SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         src, ctx = event_source(cluster, source)
         from_time, to_time = window_for(src, since=since, from_=from_, to=to, default="7d", now=now)
         catalogue = load_catalogue(str(risky_programs)) if risky_programs else builtin_catalogue()
-        if timezone:
+        if timezone is not None:
             zone = zone_named(timezone, to_time)
         else:
             zone = region_zone((ctx.detail.get("region_id") or ctx.cloud.region) if ctx else None, to_time)
@@ -107,7 +107,7 @@ def _file_format(format_: str | None, out: str | None) -> str | None:
         raise UsageError(f"--format {shown(format_)}: choose markdown or html")
     fmt = settings().fmt
     if fmt is not OutputFormat.table and (format_ or out):
-        given = f"--format {format_}" if format_ else f"--out {out}"
+        given = f"--format {format_}" if format_ else f"--out {shown_path(out)}"
         raise UsageError(f"{given} writes a report document; -o {fmt.value} prints the report's data instead",
                          hint="choose one of them")
     if format_ is not None and out is not None:
@@ -117,7 +117,7 @@ def _file_format(format_: str | None, out: str | None) -> str | None:
     if format_ is None and out is not None:
         named = _SUFFIXES.get(Path(out).suffix.lower())
         if named is None:
-            raise UsageError(f"which format for {out}? name it .md or .html, or pass --format markdown|html")
+            raise UsageError(f"which format for {shown_path(out)}? name it .md or .html, or pass --format markdown|html")
         return named
     return format_
 

@@ -7,7 +7,7 @@ import typer
 
 from ackaudit.cli import _output
 from ackaudit.cli._globals import command
-from ackaudit.errors import UsageError
+from ackaudit.errors import UsageError, shown
 
 app = typer.Typer(help="Run or reset the bundled local emulator of the ACK, SLS and Kubernetes APIs.",
                   no_args_is_help=True, rich_markup_mode=None)
@@ -55,7 +55,7 @@ def _parse_now(text: str | None) -> float | None:
     try:
         return float(parse_time(text, now=time.time()))
     except UsageError as exc:
-        raise UsageError(f"--now {text!r} is not a time", hint=exc.hint) from None
+        raise UsageError(f"--now {shown(text)} is not a time", hint=exc.hint) from None
 
 
 @command(app, "start", examples=["ackaudit sandbox start",

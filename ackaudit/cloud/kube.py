@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ackaudit.cloud import calls
-from ackaudit.errors import ApiError, AuthError, ConnectError, UsageError
+from ackaudit.errors import ApiError, AuthError, ConnectError, UsageError, one_line, shown, shown_path
 
 SERVICE = "Kubernetes"
 DEFAULT_TIMEOUT = 30.0   # seconds to connect, then to answer (ACKAUDIT_TIMEOUT)
@@ -64,22 +64,30 @@ class KubeClient:
         # No urllib3 retries: they would retry a read timeout three times over. Retries are ours
         # (calls.call): 5xx, throttling and dropped connections, never a timeout.
         settings.retries = False
+        if context is not None:
+            contexts = config.get("contexts") if isinstance(config, dict) else None
+            names = [str(c.get("name")) for c in contexts or [] if isinstance(c, dict)]
+            if context not in names:
+                raise UsageError(f"--context {shown(context)} is not in the kubeconfig",
+                                 hint=f"its contexts: {', '.join(shown(n) for n in names[:5]) or 'none'}")
         try:
             api_client = kconfig.new_client_from_config_dict(config, context=context, persist_config=False,
                                                              client_configuration=settings)
         except Exception as exc:  # the loader raises ConfigException and plain errors alike
-            raise UsageError(f"cannot use the kubeconfig: {exc}") from None
+            raise UsageError(f"cannot use the kubeconfig: {one_line(exc)}") from None
         return cls(api_client, api_client.configuration.host, timeout=timeout)
 
     @classmethod
     def from_file(cls, path: str, context: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> KubeClient:
         import yaml
 
+        from ackaudit.userfiles import read_text
+
+        text = read_text(path, "kubeconfig")
         try:
-            with open(path, encoding="utf-8") as f:
-                config = yaml.safe_load(f)
-        except (OSError, yaml.YAMLError) as exc:
-            raise UsageError(f"cannot read kubeconfig {path}: {exc}") from None
+            config = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise UsageError(f"cannot read kubeconfig {shown_path(path)}: {one_line(exc)}") from None
         return cls.from_kubeconfig(config, context, timeout=timeout)
 
     def _call(self, action: str, fn: Any) -> Any:

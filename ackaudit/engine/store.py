@@ -86,7 +86,8 @@ def _held(method):
 class EventStore:
     def __init__(self, path: str | os.PathLike | None = None, *, shared: bool = False,
                  wait: float = 10.0) -> None:
-        self._path = str(path) if path is not None else ":memory:"
+        # Absolute: DuckDB reads a relative "http:/x" or "s3:/x" as a URL to fetch an extension for.
+        self._path = os.path.abspath(path) if path is not None else ":memory:"
         self._shared = shared and path is not None
         self._wait = wait
         self._lock = threading.RLock()

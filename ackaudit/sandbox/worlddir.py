@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from ackaudit.errors import UsageError
+from ackaudit.errors import UsageError, shown_path
 
 MARKER = ".ackaudit-sandbox"
 SERVER_FILE = "server.json"
@@ -39,9 +39,9 @@ def is_world(directory: Path) -> bool:
 
 def check_state_dir(directory: Path, *, option: str = "--state-dir") -> None:
     """Raise a usage error unless `directory` can hold a world: absent, empty, or a world already."""
-    text = str(directory)
-    if not text.strip():
+    if not str(directory).strip():
         raise UsageError(f"{option} is empty", hint="name the sandbox's folder, or leave the option out")
+    text = shown_path(directory)
     try:
         if directory.exists() and not directory.is_dir():
             raise UsageError(f"{text} is not a folder", hint=f"give {option} a new or empty folder")

@@ -16,7 +16,7 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote_plus, urlsplit, urlunsplit
 
 from ackaudit.errors import UsageError
 
@@ -91,10 +91,20 @@ def mask_value(value: str) -> str:
     return f"{value[:2]}…{value[-2:]}" if len(value) >= 8 else "…"
 
 
+def _split(url: str) -> SplitResult | None:
+    """`urlsplit(url)`, or None for what it refuses (an unclosed "[" of an IPv6 host, "http://[::1")."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
 def url_tokens(url: str) -> list[str]:
     """The parts of a webhook URL that identify (and so authorise) it: query values, and path
     segments that are not public path words."""
-    parts = urlsplit(url)
+    parts = _split(url)
+    if parts is None:
+        return [url]            # nothing in it can be told apart: the whole URL is the secret
     values = [v for _, v in parse_qsl(parts.query, keep_blank_values=True) if v]
     values += [s for s in parts.path.split("/") if s and s not in _PUBLIC_SEGMENTS]
     if parts.password:
@@ -104,12 +114,20 @@ def url_tokens(url: str) -> list[str]:
 
 def mask_url(url: str) -> str:
     """`url` with every token shown as its first and last two characters, the same rule for every
-    channel; never raises, whatever the URL (a stored one may be malformed)."""
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]   # the host and port as given, never a user:password
+    channel; never raises, whatever the URL (a stored one may be malformed). A huge host is cut."""
+    parts = _split(url)
+    if parts is None:
+        scheme, sep, rest = url.partition("://")
+        host = re.split(r"[/?#]", rest, maxsplit=1)[0].rsplit("@", 1)[-1] if sep else ""
+        return f"{scheme}{sep}{_cut(host)}" + ("/…" if len(rest) > len(host) or not sep else "")
+    host = _cut(parts.netloc.rsplit("@", 1)[-1])   # the host and port as given, never a user:password
     path = "/".join(s if not s or s in _PUBLIC_SEGMENTS else mask_value(s) for s in parts.path.split("/"))
     query = "&".join(f"{k}={mask_value(v)}" if v else k for k, v in parse_qsl(parts.query, keep_blank_values=True))
     return urlunsplit((parts.scheme, host, path, query, ""))
+
+
+def _cut(host: str) -> str:
+    return host if len(host) <= 60 else f"{host[:60]}… ({len(host)} characters)"
 
 
 def scrub(text: str, secrets: list[str]) -> str:
@@ -135,7 +153,8 @@ def url_problem(kind: ChannelType, url: str, *, allow_any_url: bool = False) -> 
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        return f"{option} is not a valid URL ({exc}): {mask_url(url)}", "ports go from 1 to 65535"
+        hint = "ports go from 1 to 65535" if "Port" in str(exc) else "an IPv6 host goes in brackets: https://[::1]:8443/"
+        return f"{option} is not a valid URL ({exc}): {mask_url(url)}", hint
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"{option} must be an https URL, not {mask_url(url)!r}", None
     if port == 0:

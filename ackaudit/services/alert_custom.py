@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ackaudit.audit.query import any_of, term
-from ackaudit.errors import UsageError
+from ackaudit.errors import UsageError, one_line, shown_path
+from ackaudit.userfiles import read_text
 
 ANNOTATION = "ackaudit.customisation"
 EXCLUDE_KEYS = ("users", "namespaces", "pods", "programs")
@@ -90,10 +90,7 @@ def _exclusions(data: dict[str, Any], where: str) -> dict[str, tuple[str, ...]]:
 
 
 def read_risky_file(path: str) -> list[str]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read --risky-programs {path}: {exc}") from None
+    text = read_text(path, "--risky-programs")
     names = [line.split("#", 1)[0].strip() for line in text.splitlines()]
     programs = _programs(names, f"--risky-programs {path}")
     if not programs:
@@ -104,10 +101,11 @@ def read_risky_file(path: str) -> list[str]:
 def read_exclude_file(path: str) -> dict[str, tuple[str, ...]]:
     import yaml
 
+    text = read_text(path, "--exclude")
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UsageError(f"cannot read --exclude {path}: {exc}") from None
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"cannot read --exclude {shown_path(path)}: {one_line(exc)}") from None
     if not isinstance(data, dict):
         raise UsageError(f"--exclude {path} must be a mapping of {', '.join(EXCLUDE_KEYS)} to lists")
     return _exclusions(data, f"--exclude {path}")

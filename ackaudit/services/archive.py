@@ -27,7 +27,7 @@ from typing import Any
 from ackaudit.audit.escape import csv_cell, csv_value
 from ackaudit.audit.fields import FIELD_NAMES, FIELDS, JSON_CONTAINERS, flatten_event
 from ackaudit.audit.timeparse import iso, window
-from ackaudit.errors import UsageError, shown
+from ackaudit.errors import UsageError, shown, shown_path
 from ackaudit.services.files import Target, check_suffix, staged
 
 FORMATS = ("jsonl", "csv", "parquet")
@@ -125,7 +125,7 @@ def format_of(path: str, given: str | None) -> str:
         return given
     named = _EXTENSIONS.get(Path(path).suffix.lower())
     if named is None:
-        raise UsageError(f"cannot tell the format of {path} from its extension",
+        raise UsageError(f"cannot tell the format of {shown_path(path)} from its extension",
                          hint="name it .jsonl, .csv or .parquet, or pass --format")
     return named
 
@@ -382,8 +382,12 @@ def window_for(source: Any, *, since: str | None, from_: str | None, to: str | N
 def load_rows(path: str) -> Iterator[dict[str, str]]:
     """The raw rows of a file, as the engine stores them; ArchiveError names the line or row at fault."""
     file = Path(path)
-    if not file.is_file():
-        raise ArchiveError(f"{path}: no such file" if not file.exists() else f"{path}: not a file")
+    try:
+        regular = file.is_file()
+    except OSError as exc:      # a name too long for the file system, a loop of links...
+        raise ArchiveError(f"{shown_path(path)}: cannot read: {exc.strerror or type(exc).__name__}") from None
+    if not regular:
+        raise ArchiveError(f"{shown_path(path)}: no such file" if not file.exists() else f"{shown_path(path)}: not a file")
     if file.suffix.lower() == ".parquet" or _starts_with(file, _PARQUET_MAGIC):
         yield from _parquet_rows(path)
     elif file.suffix.lower() == ".csv":

@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ackaudit.errors import OutputError, StdoutClosed, UsageError
+from ackaudit.errors import OutputError, StdoutClosed, UsageError, shown_path
 
 STDOUT = "-"
 _FD_PATH = re.compile(r"^/(dev/fd|proc/(self|thread-self|\d+)/fd)/(\d+)$")
@@ -49,7 +49,7 @@ def check_suffix(name: str, fmt: str, suffixes: Sequence[str]) -> None:
     (`--format csv --out a.jsonl`, `--format html --out x.pdf`)."""
     suffix = Path(name).suffix.lower() if name != STDOUT else ""
     if suffix in KNOWN_SUFFIXES and suffix not in suffixes:
-        raise UsageError(f"--format {fmt} but --out {name} is named {suffix}",
+        raise UsageError(f"--format {fmt} but --out {shown_path(name)} is named {suffix}",
                          hint=f"name the file {suffixes[0]} (or leave out --format)")
 
 
@@ -84,7 +84,7 @@ def _isatty(path: Path) -> bool:
 
 
 def cannot_write(name: str, reason: str, hint: str | None = None) -> OutputError:
-    return OutputError(f"cannot write {name}: {reason}", hint=hint)
+    return OutputError(f"cannot write {shown_path(name)}: {reason}", hint=hint)
 
 
 def _reason(exc: OSError) -> str:
@@ -117,7 +117,7 @@ def output_target(name: str, *, force: bool, example: str = "audit.jsonl") -> Ta
         return Target(name, None, special=Path(name))
     path = Path(os.path.realpath(name))
     if info is not None and not force:
-        raise UsageError(f"{name} already exists", hint="pass --force to replace it")
+        raise UsageError(f"{shown_path(name)} already exists", hint="pass --force to replace it")
     _probe(name, path.parent)
     return Target(name, path, force=force)
 
@@ -126,7 +126,7 @@ def _probe(name: str, directory: Path) -> None:
     """Create and remove a file where the temporary file will go: the one sure test of writability."""
     if not directory.is_dir():
         reason = "no such directory" if not directory.exists() else "not a directory"
-        raise cannot_write(name, f"{directory}: {reason}")
+        raise cannot_write(name, f"{shown_path(directory)}: {reason}")
     try:
         fd, probe = tempfile.mkstemp(prefix=".ackaudit-", suffix=".probe", dir=directory)
     except OSError as exc:
@@ -197,10 +197,10 @@ def _link_without_replacing(target: Target, part: Path) -> None:
     try:
         os.link(part, target.path)      # fails if the target exists: no window between check and write
     except FileExistsError:
-        raise UsageError(f"{target.name} already exists", hint="pass --force to replace it") from None
+        raise UsageError(f"{shown_path(target.name)} already exists", hint="pass --force to replace it") from None
     except OSError:                     # a file system without hard links
         if target.path.exists():
-            raise UsageError(f"{target.name} already exists", hint="pass --force to replace it") from None
+            raise UsageError(f"{shown_path(target.name)} already exists", hint="pass --force to replace it") from None
         os.replace(part, target.path)
 
 

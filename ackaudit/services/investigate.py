@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from ackaudit.audit.fields import flatten_event
 from ackaudit.environment import incomplete_retries
-from ackaudit.errors import ApiError, CloudError, NotFoundError, UsageError
+from ackaudit.errors import ApiError, CloudError, NotFoundError, UsageError, shown
 
 PAGE = 100   # SLS returns at most 100 lines per search page
 
@@ -308,7 +308,7 @@ def resolve_id(source: EventSource, key: str, given: str, window: Window, *, req
         seen = [i for i, _ in found if i.lower().startswith(value.lower())]
         return seen[0] if len(seen) == 1 else value
     if fetcher.partial:
-        raise IncompleteError(f"the search for {what} {value} in {window.describe(source)} could not complete: "
+        raise IncompleteError(f"the search for {what} {shown(value)} in {window.describe(source)} could not complete: "
                               "SLS stayed incomplete after retrying",
                               hint="retry in a moment, or search a shorter window with --since")
     folded = value.lower()
@@ -318,7 +318,7 @@ def resolve_id(source: EventSource, key: str, given: str, window: Window, *, req
     if not candidates:
         if not required:
             return value
-        raise NotFoundError(f"no {what} {value} in {window.describe(source)}", hint=_further_back(source, window))
+        raise NotFoundError(f"no {what} {shown(value)} in {window.describe(source)}", hint=_further_back(source, window))
     listed = ", ".join(f"{i} ({_short_time(t)})" for i, t in candidates[:SHOWN_CANDIDATES])
     more = len(candidates) - SHOWN_CANDIDATES
     tail = f" and {more} more" if more > 0 else ""
@@ -370,9 +370,9 @@ def raw_event(source: EventSource, event_id: str, window: Window) -> dict[str, A
     page = fetcher.complete(term("eventId", event_id), window.from_time, window.to_time, line=10)
     rows = [r for r in page.rows if r.get("eventId") == event_id]
     if not rows and (fetcher.partial or not page.complete):
-        raise IncompleteError(f"the search for event {event_id} in {window.describe(source)} could not complete: "
+        raise IncompleteError(f"the search for event {shown(event_id)} in {window.describe(source)} could not complete: "
                               "SLS stayed incomplete after retrying", hint="retry in a moment, or search a "
                               "shorter window with --since")
     if not rows:
-        raise NotFoundError(f"no event {event_id} in {window.describe(source)}", hint=_further_back(source, window))
+        raise NotFoundError(f"no event {shown(event_id)} in {window.describe(source)}", hint=_further_back(source, window))
     return rows[0]

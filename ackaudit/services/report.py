@@ -112,7 +112,7 @@ def zone_named(name: str, at: float) -> ReportZone:
 
     try:
         info = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):     # OSError: a name too long for a file name
         raise UsageError(f"unknown time zone {shown(name)}", hint="use an IANA name such as Asia/Shanghai or UTC") from None
     offset = datetime.fromtimestamp(at, info).utcoffset() or timedelta(0)
     return ReportZone(name, int(offset.total_seconds()))

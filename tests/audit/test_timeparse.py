@@ -114,6 +114,12 @@ def test_window_backwards_is_a_usage_error():
         window(since=None, from_="2026-11-28", to="2026-11-27", default="24h", now=NOW)
 
 
+@pytest.mark.parametrize("from_, to", [(None, "0"), (None, "1970-01-01"), ("2026-11-28", "2026-11-28T00:00:00Z")])
+def test_an_empty_window_is_a_usage_error(from_, to):
+    with pytest.raises(UsageError, match="the window is empty"):
+        window(since=None, from_=from_, to=to, default="24h", now=NOW)
+
+
 def test_window_bad_default_is_a_usage_error():
     with pytest.raises(UsageError):
         window(since=None, from_=None, to=None, default="a day", now=NOW)

@@ -316,6 +316,8 @@ def test_record_times_have_the_official_names_and_snake_case_is_read_too(set_up,
     ("--slack-url", "https://hooks.slack.com/services/...", "placeholder"),
     ("--webhook-url", "http://example.com/hooks/alerts", "must use https"),
     ("--dingtalk-url", "https://oapi.dingtalk.com/robot/send", "has no access_token"),
+    ("--dingtalk-url", "http://[::1", "not a valid URL (Invalid IPv6 URL)"),
+    ("--webhook-url", "https://[::1/hooks?sig=s3cr3t", "not a valid URL"),
 ])
 def test_webhook_urls_follow_one_rule_set_before_anything_is_written(cli, sandbox, option, url, says):
     for command in ("setup", "plan", "test"):

@@ -119,3 +119,53 @@ def test_cluster_not_found_has_one_wording(cli):
 def test_a_huge_cluster_id_is_not_echoed_in_full(cli):
     result = cli("status", "--cluster", "x" * 100_000 + "!")
     assert result.exit_code == 2 and len(result.stderr) < 600
+
+
+@pytest.mark.parametrize("command", [
+    ["query", "--cluster", C, "--risky-programs", "FILE"],
+    ["report", "--cluster", C, "--risky-programs", "FILE"],
+    ["alerts", "plan", "--cluster", C, "--webhook-url", "https://hooks.example.com/a", "--risky-programs", "FILE"],
+    ["alerts", "plan", "--cluster", C, "--webhook-url", "https://hooks.example.com/a", "--exclude", "FILE"],
+    ["status", "--cluster", C, "--kubeconfig", "FILE"],
+])
+@pytest.mark.parametrize("path, expected", [("/dev/full", "larger than 4 MiB"), ("/dev/zero", "larger than 4 MiB"),
+                                            ("x" * 10_000, "File name too long"), ("DIR", "Is a directory")])
+def test_a_file_to_read_that_never_ends_or_cannot_be_opened_is_one_short_error(cli, tmp_path, command, path,
+                                                                                expected):
+    line = [(str(tmp_path) if path == "DIR" else path) if a == "FILE" else a for a in command]
+    assert_usage(cli(*line), "cannot read", expected)
+
+
+@pytest.mark.parametrize("command", [["status"], ["doctor"], ["retention"]])
+def test_an_unknown_context_is_named_and_cut(cli, command):
+    result = cli(*command, "--cluster", C, "--context", "x" * 10_000)
+    assert_usage(result, "--context", "is not in the kubeconfig", "(10000 characters)")
+
+
+@pytest.mark.parametrize("command", ["session", "event"])
+def test_a_huge_id_is_not_found_and_not_echoed_in_full(cli, command):
+    result = cli(command, "--cluster", C, "x" * 10_000)
+    assert_usage(result, f"no {command} 'xxx", "(10000 characters)", code=3)
+
+
+@pytest.mark.parametrize("command", [["query"], ["session", "24b1236b"], ["event", "3e33e192"], ["report"]])
+def test_a_source_name_too_long_for_the_file_system_is_a_short_usage_error(cli, command):
+    assert_usage(cli(*command, "--source", "x" * 10_000), "cannot read: File name too long", "(10000 characters)")
+
+
+@pytest.mark.parametrize("command", [["query"], ["report"], ["export", "--out", "OUT"]])
+def test_an_empty_window_is_a_usage_error_not_a_refused_search(cli, tmp_path, command):
+    args = [str(tmp_path / "x.jsonl") if a == "OUT" else a for a in command]
+    assert_usage(cli(*args, "--cluster", C, "--to", "0"), "the window is empty")
+    assert_usage(cli(*args, "--cluster", C, "--from", "2026-11-28", "--to", "2026-11-28"), "the window is empty")
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+@pytest.mark.parametrize("command", [["export"], ["report"]])
+@pytest.mark.parametrize("out", ["x" * 10_000, "x" * 10_000 + ".jsonl", "/nonexistent/" + "d" * 1_000 + "/a.md"])
+def test_a_huge_out_is_named_cut(cli, command, out):
+    result = cli(*command, "--cluster", C, "--out", out)
+    first = result.stderr.splitlines()[0]
+    assert result.exit_code in (1, 2) and first.startswith(("error: cannot write", "error: which format",
+                                                            "error: cannot tell the format", "error: --format"))
+    assert "characters)" in first and len(result.stderr) < 1000 and "this is a bug" not in result.stderr

@@ -247,6 +247,13 @@ def test_a_time_zone_can_be_chosen(cli, window):
     assert report(cli, window, "--timezone", "Mars/Olympus").exit_code == 2
 
 
+@pytest.mark.parametrize("zone", ["x" * 10_000, "Asia/" + "x" * 300, "../../etc/passwd", ""])
+def test_an_impossible_time_zone_is_a_short_usage_error(cli, zone):
+    run = cli("report", "--cluster", C, "--since", "1d", "--timezone", zone)
+    assert run.exit_code == 2 and "unknown time zone" in run.stderr, run.stderr[:300]
+    assert "this is a bug" not in run.stderr and len(run.stderr) < 600
+
+
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
 
 

@@ -292,3 +292,20 @@ def test_a_follow_does_not_block_other_commands_and_sees_other_processes_writes(
         follower.send_signal(signal.SIGINT)
         follower.wait(timeout=30)
     assert "Traceback" not in err.read_text()
+
+
+@pytest.mark.parametrize("name", ["http://[::1", "s3://bucket/world"])
+def test_a_state_dir_named_like_a_url_is_a_folder(tmp_path, name):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    run = subprocess.run([sys.executable, "-m", "ackaudit", "sandbox", "reset", "--state-dir", name, "-o", "json"],
+                         cwd=cwd, capture_output=True, text=True, env=clean_env(tmp_path), timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert (cwd / name.replace("//", "/") / "world.json").exists()
+
+
+@pytest.mark.parametrize("option", ["--now", "--state-dir"])
+def test_a_huge_now_or_state_dir_is_not_echoed_in_full(tmp_path, option):
+    run = ackaudit("sandbox", "reset", option, "x" * 10_000, env=clean_env(tmp_path))
+    assert run.returncode == 2 and run.stderr.startswith("error: ") and "(10000 characters)" in run.stderr
+    assert len(run.stderr) < 600, run.stderr[:300]
