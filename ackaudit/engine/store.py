@@ -61,6 +61,17 @@ class _View:
         return [c for c in self.original_columns() if not c.startswith("__")]
 
 
+@dataclass(frozen=True)
+class RawRows:
+    """Rows as stored, for bulk readers: each record is `(seq, __time__, keyset id, *values)`, the
+    values in the order of `columns` (None where a row has no such key); `keysets` gives each
+    row's keys in their original spelling and order (read-only)."""
+    columns: tuple[str, ...]
+    keysets: Mapping[int, tuple[str, ...]]
+    records: list[tuple]
+    next_seq: int
+
+
 @dataclass
 class _Logstore:
     table: str
@@ -452,22 +463,45 @@ class EventStore:
         return None if oldest is None else (oldest, newest)
 
     @_held
-    def read_from(self, project: str, logstore: str, seq: int, limit: int) -> tuple[list[dict[str, str]], int]:
-        """Rows in arrival order from sequence number `seq` (at most `limit`), and the next seq."""
+    def read_raw(self, project: str, logstore: str, seq: int, limit: int, *, until: int | None = None,
+                 every: tuple[int, int] | None = None) -> RawRows:
+        """At most `limit` rows in arrival order from sequence number `seq`, as stored (no dict per
+        row, for callers that encode them into another form), none at or past `until`.
+
+        `every=(n, i)` keeps only the rows whose __time__ is i modulo n (how a sandbox shard holds
+        its share). A call looks at a bounded range of sequence numbers (`limit` of them, times 2n
+        with `every`), so it never sorts the rest of the logstore; `next_seq` is where to go on:
+        just after the last row when `limit` rows came back, else the end of the range."""
         ls = self._logstore(project, logstore)
         view = ls.view
         originals = view.original_columns()
         select = ", ".join([SEQ, TIME, KEYSET, *map(quote_identifier, originals)])
+        first, limit = max(0, seq), max(0, limit)
+        stop = view.end_seq if until is None else min(view.end_seq, until)
+        where = f"{SEQ} >= ? AND {SEQ} < ?"
+        window = limit
+        if every is not None:
+            modulus, remainder = int(every[0]), int(every[1]) % int(every[0])
+            where += f" AND ({TIME} % {modulus} + {modulus}) % {modulus} = {remainder}"
+            window = limit * modulus * 2
+        stop = max(first, min(stop, first + window))
         cursor = self._db.cursor()
         try:
-            # Sequence numbers are consecutive: a bounded range, rather than a top-N sort of the rest.
-            first = max(0, seq)
-            fetched = cursor.execute(f"SELECT {select} FROM {ls.table} WHERE {SEQ} >= ? AND {SEQ} < ? "
-                                     f"ORDER BY {SEQ}", [first, min(view.end_seq, first + max(0, limit))]).fetchall()
+            # A bounded range of sequence numbers (they are consecutive), rather than a top-N sort of
+            # the rest of the table.
+            fetched = cursor.execute(f"SELECT {select} FROM {ls.table} WHERE {where} ORDER BY {SEQ} LIMIT ?",
+                                     [first, stop, limit]).fetchall()
         finally:
             cursor.close()
-        next_seq = fetched[-1][0] + 1 if fetched else max(seq, 0)
-        return self._rows(ls, originals, fetched), next_seq
+        next_seq = fetched[-1][0] + 1 if limit and len(fetched) == limit else stop
+        return RawRows(tuple(originals), ls.keysets.keys, fetched, next_seq)
+
+    @_held
+    def read_from(self, project: str, logstore: str, seq: int, limit: int) -> tuple[list[dict[str, str]], int]:
+        """Rows in arrival order from sequence number `seq` (at most `limit`), and the next seq."""
+        ls = self._logstore(project, logstore)
+        raw = self.read_raw(project, logstore, seq, limit)
+        return self._rows(ls, list(raw.columns), raw.records), raw.next_seq
 
     @_held
     def seq_at(self, project: str, logstore: str, when: int | None) -> int:

@@ -1,8 +1,11 @@
 """SLS log data: GetLogs (v2 and legacy), histograms, PutLogs, cursors and PullLogs.
 
-The events themselves live in the embedded query engine (`state.events`). For PullLogs every
-event is kept in shard 0 in arrival order; the other shards of a logstore are empty. A cursor is
-the base64 text of an event sequence number, which is how real cursors look too.
+The events themselves live in the embedded query engine (`state.events`), numbered in arrival
+order. For PullLogs they are spread over the logstore's shards by their `__time__` (second t is in
+shard t modulo the shard count), as if written with that hash key: each shard holds its share in
+arrival order, several shards can be read at once, and the events of one second stay together in
+one shard, in their order. A cursor is the base64 text of a position in the arrival order (the same
+position in every shard), which is how real cursors look too.
 """
 
 from __future__ import annotations
@@ -174,23 +177,22 @@ def _decode_cursor(cursor: str | None, name: str = "cursor") -> int:
         raise SlsError(400, "InvalidCursor", f"{name} {cursor} is invalid") from None
 
 
-def _shard(call: Call) -> int:
+def _shard(call: Call) -> tuple[int, int]:
+    """(the shard addressed, the logstore's shard count)."""
     config = logstore_of(call)
-    shard = int(call.params["shard"])
-    if shard >= shard_count(config):
+    shard, shards = int(call.params["shard"]), shard_count(config)
+    if shard >= shards:
         raise SlsError(400, "ShardNotExist", f"shard {shard} does not exist")
-    return shard
+    return shard, shards
 
 
 def get_cursor(call: Call) -> Response:
-    shard = _shard(call)
+    _shard(call)
     when = call.req.q("from")
     if when is None:
         raise SlsError(400, "ParameterInvalid", "parameter from is required")
     events, project, logstore = call.state.events, call.project, call.params["logstore"]
-    if shard != 0:
-        seq = 0
-    elif when == "begin":
+    if when == "begin":
         seq = events.seq_at(project, logstore, 0)
     elif when == "end":
         seq = events.seq_at(project, logstore, None)
@@ -202,41 +204,19 @@ def get_cursor(call: Call) -> Response:
     return ok({"cursor": _encode_cursor(seq)})
 
 
-def _log_group_list(rows: list[dict[str, Any]]) -> bytes:
-    from aliyun.log.proto import LogGroupList
-
-    groups = LogGroupList()
-    for row in rows:
-        group = groups.LogGroups.add()
-        group.Topic = str(row.get("__topic__", ""))
-        group.Source = str(row.get("__source__", ""))
-        log = group.Logs.add()
-        log.Time = int(row.get("__time__", 0))
-        for key, value in row.items():
-            if key.startswith("__tag__:"):
-                tag = group.LogTags.add()
-                tag.Key, tag.Value = key[len("__tag__:"):], str(value)
-            elif key not in ("__time__", "__source__", "__topic__"):
-                content = log.Contents.add()
-                content.Key, content.Value = key, str(value)
-    return groups.SerializeToString()
-
-
 def pull_logs(call: Call) -> Response:
-    shard = _shard(call)
+    from ackaudit.sandbox.loggroups import encode_records
+
+    shard, shards = _shard(call)
     seq = _decode_cursor(call.req.q("cursor"))
     count = call.int_param("count", _PULL_MAX_GROUPS, minimum=1)
-    limit = min(count, _PULL_MAX_GROUPS)
     end_cursor = call.req.q("end_cursor")
-    if end_cursor:
-        # Sequence numbers are consecutive, so the distance between cursors is a row count.
-        limit = max(0, min(limit, _decode_cursor(end_cursor, "end_cursor") - seq))
-    rows, next_seq = ([], seq)
-    if shard == 0 and limit:
-        rows, next_seq = call.state.events.read_from(call.project, call.params["logstore"], seq, limit)
-    raw = _log_group_list(rows) if rows else b""
-    headers = {"Content-Type": "application/x-protobuf", "x-log-cursor": _encode_cursor(next_seq),
-               "x-log-count": str(len(rows)), "x-log-bodyrawsize": str(len(raw))}
+    until = _decode_cursor(end_cursor, "end_cursor") if end_cursor else None
+    batch = call.state.events.read_raw(call.project, call.params["logstore"], seq, min(count, _PULL_MAX_GROUPS),
+                                       until=until, every=(shards, shard))
+    raw = encode_records(batch.columns, batch.keysets, batch.records) if batch.records else b""
+    headers = {"Content-Type": "application/x-protobuf", "x-log-cursor": _encode_cursor(batch.next_seq),
+               "x-log-count": str(len(batch.records)), "x-log-bodyrawsize": str(len(raw))}
     body = raw
     if raw and "lz4" in call.req.headers.get("accept-encoding", ""):
         import lz4.block
@@ -244,4 +224,3 @@ def pull_logs(call: Call) -> Response:
         body = lz4.block.compress(raw, store_size=False)
         headers["x-log-compresstype"] = "lz4"
     return Response(200, body, headers)
-

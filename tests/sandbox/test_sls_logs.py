@@ -85,14 +85,66 @@ def test_query_errors_and_unknown_logstores(sls_client, indexed):
 
 
 def test_pull_logs_reads_everything_in_order(sls_client, indexed):
-    pulled = []
+    """Events are spread over the shards; each shard hands over its share in arrival order."""
+    pulled = {}
     for shard in (0, 1):
-        for resp in sls_client.pull_log(PROJECT, indexed, shard, "begin", "end", batch_size=2):
-            pulled += [log for group in resp.get_loggroup_json_list() for log in group["logs"]]
-    assert [log["process.name"] for log in pulled] == [p for _, p in COMMANDS]
-    end = sls_client.get_end_cursor(PROJECT, indexed, 0).get_cursor()
-    empty = sls_client.pull_logs(PROJECT, indexed, 0, end)
-    assert empty.get_log_count() == 0 and empty.get_next_cursor() == end
+        pulled[shard] = [log for resp in sls_client.pull_log(PROJECT, indexed, shard, "begin", "end", batch_size=2)
+                         for log in resp.get_flatten_logs_json()]
+    assert pulled[0] and pulled[1]
+    for logs in pulled.values():
+        assert [log["__time__"] for log in logs] == sorted(log["__time__"] for log in logs)
+    merged = sorted(pulled[0] + pulled[1], key=lambda log: log["__time__"])
+    assert [log["process.name"] for log in merged] == [p for _, p in COMMANDS]
+    for shard in (0, 1):
+        end = sls_client.get_end_cursor(PROJECT, indexed, shard).get_cursor()
+        empty = sls_client.pull_logs(PROJECT, indexed, shard, end)
+        assert empty.get_log_count() == 0 and empty.get_next_cursor() == end
+
+
+def test_cursors_by_time_and_end_cursors_bound_a_shard(sls_client, indexed):
+    later = {}
+    for shard in (0, 1):
+        cursor = sls_client.get_cursor(PROJECT, indexed, shard, NOW - 60 + 2).get_cursor()
+        end = sls_client.get_end_cursor(PROJECT, indexed, shard).get_cursor()
+        resp = sls_client.pull_logs(PROJECT, indexed, shard, cursor, count=1000, end_cursor=end)
+        later[shard] = resp.get_flatten_logs_json()
+        assert resp.get_next_cursor() == end
+        begin = sls_client.get_begin_cursor(PROJECT, indexed, shard).get_cursor()
+        assert sls_client.pull_logs(PROJECT, indexed, shard, begin, end_cursor=begin).get_log_count() == 0
+    assert sorted(log["process.name"] for logs in later.values() for log in logs) == ["curl", "psql", "rm"]
+
+
+def test_pulled_bodies_are_what_the_sdk_would_serialise():
+    """The hand-written LogGroupList is byte for byte the SDK's protobuf serialisation."""
+    from aliyun.log.proto import LogGroupList
+
+    from ackaudit.sandbox.loggroups import encode_records
+
+    long_value = "x" * 20_000 + "é"
+    columns = ("__source__", "__topic__", "kind", "k8s", "__tag__:__hostname__", "note")
+    keysets = {0: ("__source__", "__topic__", "kind", "k8s", "__tag__:__hostname__"),
+               1: ("kind", "note", "__tag__:__hostname__"),
+               2: ("Note", "__topic__")}
+    records = [(0, NOW, 0, "10.0.0.7", "audit", "Command", '{"pod":{"name":"api-0"}}', "node-1", None),
+               (1, NOW + 1, 1, None, None, "Kubernetes", None, None, long_value),
+               (2, NOW + 2, 2, None, "", None, None, None, "日本語 ✓"),
+               (3, 2**32 - 1, 0, "", "audit", None, "{}", "node-2", None)]
+    expected = LogGroupList()
+    for _, when, keyset, *values in records:
+        row = dict(zip(columns, values, strict=True))
+        group = expected.LogGroups.add()
+        present = {k: row[k.lower()] for k in keysets[keyset] if row[k.lower()] is not None}
+        group.Topic, group.Source = present.get("__topic__", ""), present.get("__source__", "")
+        log = group.Logs.add()
+        log.Time = when
+        for key, value in present.items():
+            if key.startswith("__tag__:"):
+                tag = group.LogTags.add()
+                tag.Key, tag.Value = key[len("__tag__:"):], value
+            elif key not in ("__source__", "__topic__"):
+                content = log.Contents.add()
+                content.Key, content.Value = key, value
+    assert encode_records([c.lower() for c in columns], keysets, records) == expected.SerializeToString()
 
 
 def test_pull_logs_rejects_bad_cursors_and_shards(sls_client, logstore):
