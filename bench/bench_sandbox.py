@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from summary import record  # noqa: E402
+from world import LOGSTORE, PROJECT, generated_world  # noqa: E402
 
 PULL_TARGET = 50.0      # MB/s of raw log groups from one shard
 
@@ -56,30 +57,21 @@ def main() -> int:
     from aliyun.log import LogClient
 
     from ackaudit.sandbox import open_sandbox
-    from ackaudit.sandbox.generate import generate_events
     from ackaudit.sandbox.server import SandboxServer
-    from ackaudit.sandbox.world_clusters import AUDITED_CLUSTER_ID
 
     results = []
     with tempfile.TemporaryDirectory(prefix="ackaudit-bench-") as tmp:
-        state_dir = Path(tmp) / "world"
-        open_sandbox(state_dir).close()
-        results.append(("sandbox start-up, world on disk", startup_seconds(state_dir, args.runs), 1.0))
+        empty_dir = Path(tmp) / "empty"
+        open_sandbox(empty_dir).close()
+        results.append(("sandbox start-up, world on disk", startup_seconds(empty_dir, args.runs), 1.0))
 
-        state = open_sandbox(state_dir)
-        project, logstore = f"k8s-log-{AUDITED_CLUSTER_ID}", f"advaudit-{AUDITED_CLUSTER_ID}"
-        end = time.time()
-        start = end - 7 * 86400
+        state_dir = Path(tmp) / "world"
         t0 = time.perf_counter()
-        batch = []
-        for row in generate_events(args.events, seed=3, start=start, end=end):
-            batch.append(row)
-            if len(batch) == 50_000:
-                state.events.append(project, logstore, batch)
-                batch = []
-        if batch:
-            state.events.append(project, logstore, batch)
+        generated_world(state_dir, args.events)
         load = time.perf_counter() - t0
+        state = open_sandbox(state_dir)
+        end = time.time()
+        start = end - 8 * 86400
         server = SandboxServer(state).start()
         client = LogClient(server.url, "sandbox", "sandbox", source="127.0.0.1")
         client._isRowIp = True  # the SDK's IP detection fails when the endpoint has a port
@@ -89,7 +81,7 @@ def main() -> int:
             samples = []
             for _ in range(args.runs):
                 t = time.perf_counter()
-                resp = client.get_log(project, logstore, int(start), int(end) + 1, query=query, **kwargs)
+                resp = client.get_log(PROJECT, LOGSTORE, int(start), int(end) + 1, query=query, **kwargs)
                 samples.append(time.perf_counter() - t)
                 assert resp.is_completed()
             return statistics.median(samples)
@@ -101,7 +93,7 @@ def main() -> int:
             'kind: Command | select "process.name", count(1) as c group by 1 order by c desc limit 10'), None))
         results.append(("GetLogs SQL: count by traceId", timed(
             '* | select count(1) as n, approx_distinct("traceId") as sessions'), None))
-        pulled_mb, pull_seconds = pull_one_shard(client, project, logstore)
+        pulled_mb, pull_seconds = pull_one_shard(client, PROJECT, LOGSTORE)
         server.stop()
         state.close()
 
