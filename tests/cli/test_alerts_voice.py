@@ -89,6 +89,15 @@ def test_one_number_for_sms_and_voice_is_two_users_each_on_its_channel(cli, sand
         == ['fire(type="sms"', 'fire(type="voice"']
 
 
+def test_sms_voice_and_email_take_comma_separated_values(cli, sandbox):
+    result = setup(cli, "--email", "a@ops.example.org, b@ops.example.org,", "--sms", "13800138000,+44 7911 123456",
+                   "--voice", "13900139000")
+    assert [(c["type"], c["address"]) for c in result["channels"]] == [
+        ("email", "a@ops.example.org"), ("email", "b@ops.example.org"), ("sms", "+86 13800138000"),
+        ("sms", "+44 7911123456"), ("voice", "+86 13900139000")]
+    assert len(records(sandbox, USERS)) == 5
+
+
 def test_plan_shows_what_changes_and_changes_nothing(cli, sandbox):
     setup(cli, "--sms", "13800138000")
     before = copy.deepcopy((jobs(sandbox), sandbox.state.resources))
