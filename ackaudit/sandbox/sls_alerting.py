@@ -256,7 +256,7 @@ _SHAPES = {
 
 def _check_policy(value: dict[str, Any]) -> None:
     """An action policy the alert engine could not run is refused, as the console refuses it: the
-    primary script is required (ActionPolicyEmpty, as SLS's own tooling reports it), and every
+    primary script is required (ActionPolicyEmpty, the code third-party material reports), and every
     script must be `fire(...)` calls the engine knows (`alert_engine.script_problem`)."""
     from ackaudit.sandbox.alert_engine import script_problem
 
