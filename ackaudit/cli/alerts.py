@@ -63,7 +63,7 @@ VoiceOpt = Annotated[list[str] | None, typer.Option(
          "sentence with the rule, the cluster and the count.")]
 NotificationCenterOpt = Annotated[bool, typer.Option(
     "--notification-center", show_default=False,
-    help="Send the alerts to the Alibaba Cloud account's Notification Center (消息中心) too: its contacts "
+    help="Send the alerts to the Alibaba Cloud account's Notification Center too: its contacts "
          "for alerts receive them.")]
 AdoptOpt = Annotated[bool, typer.Option(
     "--adopt", help="Take over objects in the way that ackaudit did not make (the guide's webhook and "
