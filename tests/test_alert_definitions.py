@@ -89,18 +89,23 @@ def test_templates_read_only_what_their_rules_select():
     for rule in defs.rules:
         t = defs.template(rule.template_id)
         assert fields(t.content["en"]) | fields(t.sms["zh"]) <= selected(rule.query)
+        assert fields(t.voice["en"]) | fields(t.message_center["zh"]) <= selected(rule.query)
     assert "traceId" in selected(defs.rules[0].query) and "process.cmdline" in selected(defs.rules[1].query)
 
 
 def test_every_channel_key_of_a_template_carries_the_body():
     t = load_definitions().template(ENTER)
     value = template(t, "zh").value
-    assert set(value["templates"]) == {"dingtalk", "wechat", "lark", "slack", "webhook", "email", "sms"}
+    assert set(value["templates"]) == {"dingtalk", "wechat", "lark", "slack", "webhook", "email", "sms", "voice",
+                                       "message_center"}
     for key in ("dingtalk", "wechat", "lark", "slack"):
         assert value["templates"][key] == {"locale": "zh-CN", "title": t.title["zh"], "content": t.content["zh"]}
     assert json.loads(value["templates"]["webhook"]["content"]) == {"title": t.title["zh"], "text": t.content["zh"]}
     assert value["templates"]["email"] == {"locale": "zh-CN", "subject": t.title["zh"], "content": t.content["zh"]}
     assert value["templates"]["sms"] == {"locale": "zh-CN", "content": t.sms["zh"]}
+    assert value["templates"]["voice"] == {"locale": "zh-CN", "content": t.voice["zh"]}
+    assert value["templates"]["message_center"] == {"locale": "zh-CN", "title": t.title["zh"],
+                                                    "content": t.message_center["zh"]}
     english = template(t, "en").value["templates"]
     assert english["dingtalk"]["locale"] == "en-US" and english["dingtalk"]["content"] == t.content["en"]
     # The robots with small size limits get the compact digest.
@@ -137,11 +142,29 @@ def test_render_falls_back_to_the_username_without_an_aliuid():
     assert "- 操作账号:2000\n- 命名空间:shop" in zh
 
 
+def test_voice_and_notification_center_texts_are_plain_and_voice_is_short():
+    for t in load_definitions().templates:
+        for lang in ("zh", "en"):
+            row = _row(0, **{"clusterid": "c" * 32, "k8s.container.name": "app", "process.cwd": "/tmp",
+                             "process.cmdline": "rm -rf /" + "x" * 5000})
+            voice = render(t.voice[lang], {"alert_name": "R"}, row, 7)
+            assert "\n" not in voice and "http" not in voice and len(voice) < 120, voice
+            assert "R" in voice and "c" * 32 in voice and "7" in voice
+            center = render(t.message_center[lang], {"alert_name": "R", "query_url": "https://q"}, row, 7)
+            assert not any(mark in center for mark in ("**", "[[", "](", "\n- ")), center
+            assert center.endswith("https://q") and "web-0" in center and len(center) < 1000
+    zh = render(load_definitions().template(ENTER).voice["zh"], {"alert_name": "Kubernetes进入容器告警"},
+                _row(0, clusterid="c1"), 2)
+    assert zh == "容器内部操作审计告警:Kubernetes进入容器告警,集群 c1,操作次数 2 次,请及时查看。"
+
+
 def _template_item(**changes):
     item = {"id": "t", "name": {"zh": "n", "en": "n"}, "title": {"zh": "Kubernetes a", "en": "Kubernetes b"},
             "content": {"zh": ["- x:${alert_name} {{ alert.results[0].fire_result['time'] }}"],
                         "en": ["{% for r in alert.fire_results[:3] %}- y: ${alert_name} {{ r['time'] }}", "{% endfor %}"]},
-            "sms": {"zh": "${alert_name}", "en": "${alert_name}"}}
+            "sms": {"zh": "${alert_name}", "en": "${alert_name}"},
+            "voice": {"zh": "${alert_name}", "en": "${alert_name}"},
+            "message_center": {"zh": "${alert_name}", "en": "${alert_name} ${query_url}"}}
     item.update(changes)
     return item
 
@@ -154,6 +177,11 @@ def _template_item(**changes):
     ({"sms": {"zh": "{% if alert.n %}x", "en": "x"}}, "unclosed block"),
     ({"name": {"zh": "n"}}, "exactly the languages"),
     ({"compact": {"fr": "x"}}, "some of the languages"),
+    ({"voice": {"zh": "${alert_name}", "en": "**${alert_name}**"}}, r"read aloud: no Markdown.*'\*'"),
+    ({"voice": {"zh": "${alert_name} ${query_url}", "en": "x"}}, "no Markdown, links"),
+    ({"voice": {"zh": "a\nb", "en": "x"}}, "line breaks"),
+    ({"voice": {"zh": "x" * 201, "en": "x"}}, "at most 200 characters"),
+    ({"message_center": {"zh": "x"}}, "exactly the languages"),
 ])
 def test_a_malformed_template_is_refused(changes, problem):
     assert parse_template(_template_item())

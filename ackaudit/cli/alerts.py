@@ -51,11 +51,20 @@ AddRiskyOpt = Annotated[bool, typer.Option(
     "--add-risky", help="With --risky-programs: add the file's programs to the guide's 29 instead of replacing them.")]
 EmailOpt = Annotated[list[str] | None, typer.Option(
     "--email", metavar="ADDRESS", show_default=False,
-    help="Send the alerts by email to this address too (repeatable), through an SLS user and user group.")]
+    help="Send the alerts by email to this address too (repeatable or comma-separated), through an SLS user "
+         "and user group.")]
 SmsOpt = Annotated[list[str] | None, typer.Option(
     "--sms", metavar="PHONE", show_default=False,
-    help="Send the alerts by text message to this phone too (repeatable): +<country code> <number>, "
-         "or a mainland China mobile number.")]
+    help="Send the alerts by text message to this phone too (repeatable or comma-separated): "
+         "+<country code> <number>, or a mainland China mobile number.")]
+VoiceOpt = Annotated[list[str] | None, typer.Option(
+    "--voice", metavar="PHONE", show_default=False,
+    help="Call this phone too (repeatable or comma-separated; numbers as for --sms): SLS reads out a short "
+         "sentence with the rule, the cluster and the count.")]
+NotificationCenterOpt = Annotated[bool, typer.Option(
+    "--notification-center", show_default=False,
+    help="Send the alerts to the Alibaba Cloud account's Notification Center too: its contacts "
+         "for alerts receive them.")]
 AdoptOpt = Annotated[bool, typer.Option(
     "--adopt", help="Take over objects in the way that ackaudit did not make (the guide's webhook and "
                     "templates made by hand in the console); without it they are named and nothing changes.")]
@@ -79,10 +88,11 @@ def _channels(allow_any_url: bool, *, dingtalk_url: str | None = None, dingtalk_
     return [channel(name, url, secret, allow_any_url=allow_any_url) for name, url, secret in given if url]
 
 
-def _recipients(emails: list[str] | None, phones: list[str] | None) -> list[Any]:
+def _recipients(emails: list[str] | None, phones: list[str] | None, voices: list[str] | None,
+                notification_center: bool) -> list[Any]:
     from ackaudit.services.alert_people import recipients
 
-    return recipients(emails, phones)
+    return recipients(emails, phones, voices, notification_center)
 
 
 def _custom(risky_programs: str | None, add_risky: bool, exclude: str | None) -> Any:
@@ -105,7 +115,7 @@ def _context(cluster: str) -> Any:
     "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 "
     "--dingtalk-url 'https://oapi.dingtalk.com/robot/send?access_token=6f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8' --dingtalk-secret SEC0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
     "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 --slack-url https://hooks.slack.com/services/T0000000000/B0000000000/XXXXXXXXXXXXXXXXXXXXXXXX --lang en",
-    "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 --slack-url https://hooks.slack.com/services/T0000000000/B0000000000/XXXXXXXXXXXXXXXXXXXXXXXX --email oncall@ops.example.org --sms '+86 13800138000'",
+    "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 --slack-url https://hooks.slack.com/services/T0000000000/B0000000000/XXXXXXXXXXXXXXXXXXXXXXXX --email oncall@ops.example.org --sms '+86 13800138000' --voice '+86 13800138000' --notification-center",
     "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793          # again: the channels already configured are kept",
     "ackaudit alerts setup --cluster cab2c17507494d8cdae1b9324d1d83793 --adopt  # take over the guide's objects made by hand"])
 def setup(
@@ -119,6 +129,8 @@ def setup(
     webhook_url: WebhookUrlOpt = None,
     email: EmailOpt = None,
     sms: SmsOpt = None,
+    voice: VoiceOpt = None,
+    notification_center: NotificationCenterOpt = False,
     lang: LangOpt = "zh",
     allow_any_url: AllowAnyUrlOpt = False,
     risky_programs: RiskyOpt = None,
@@ -127,9 +139,9 @@ def setup(
     adopt: AdoptOpt = False,
     dry_run: DryRunOpt = False,
 ) -> None:
-    """Create (or bring up to date) the webhooks, the two templates, the users and groups for email and
-    SMS, the action policies and the two alert rules of ACK's audit guide: someone entered a container
-    (Report), a risky program ran (Medium).
+    """Create (or bring up to date) the webhooks, the two templates, the users and groups for email,
+    SMS and voice calls, the action policies and the two alert rules of ACK's audit guide: someone
+    entered a container (Report), a risky program ran (Medium).
 
     Objects that already match are left alone: a second run changes nothing. Without a channel option,
     the channels an earlier setup configured are kept, and so are the risky list and exclusions; with
@@ -146,7 +158,7 @@ def setup(
     channels = _channels(allow_any_url, dingtalk_url=dingtalk_url, dingtalk_secret=dingtalk_secret,
                          wecom_url=wecom_url, lark_url=lark_url, lark_secret=lark_secret, slack_url=slack_url,
                          webhook_url=webhook_url)
-    recipients = _recipients(email, sms)
+    recipients = _recipients(email, sms, voice, notification_center)
     custom = _custom(risky_programs, add_risky, exclude)
     result = run_setup(_context(cluster), channels, lang, dry_run=dry_run, custom=custom, recipients=recipients,
                        adopt=adopt)
@@ -166,6 +178,8 @@ def plan(
     webhook_url: WebhookUrlOpt = None,
     email: EmailOpt = None,
     sms: SmsOpt = None,
+    voice: VoiceOpt = None,
+    notification_center: NotificationCenterOpt = False,
     lang: LangOpt = "zh",
     allow_any_url: AllowAnyUrlOpt = False,
     risky_programs: RiskyOpt = None,
@@ -181,7 +195,7 @@ def plan(
     channels = _channels(allow_any_url, dingtalk_url=dingtalk_url, dingtalk_secret=dingtalk_secret,
                          wecom_url=wecom_url, lark_url=lark_url, lark_secret=lark_secret, slack_url=slack_url,
                          webhook_url=webhook_url)
-    recipients = _recipients(email, sms)
+    recipients = _recipients(email, sms, voice, notification_center)
     custom = _custom(risky_programs, add_risky, exclude)
     result = run_setup(_context(cluster), channels, lang, dry_run=True, custom=custom, recipients=recipients,
                        adopt=adopt)
@@ -237,7 +251,7 @@ def test(
 ) -> None:
     """Send one test notification straight to the configured webhooks (or to the one given) and show
     each robot's answer. Exits 1 when a robot refuses it (a bad signature, a missing keyword...).
-    Email and SMS are sent by SLS itself: --e2e proves them.
+    Email, SMS, voice calls and the Notification Center are sent by SLS itself: --e2e proves them.
 
     With --e2e, test the real thing: a canary exec (`touch a.txt && rm a.txt` in a directory of its
     own under /tmp), its audit event, both rules firing for it (read from the SLS alert history, matched
@@ -335,6 +349,8 @@ _KIND_LABELS = {"webhook": "webhook", "template": "template", "user": "user", "u
 
 
 def _channel_text(c: dict[str, Any]) -> str:
+    if c["type"] == "message_center":
+        return "Notification Center (the account's contacts)"
     if "address" in c:
         return f"{c['type']} {c['address']}"
     return f"{c['type']} {c['url']}{' (signed)' if c.get('signed') else ''}"
@@ -390,6 +406,11 @@ def _render_test(result: Any) -> None:
              "answer": f"{d.code}: {d.message}" if d.code else d.message} for d in result.deliveries]
     _output.table(rows, [Column("channel", "CHANNEL"), Column("url", "URL"), Column("result", "RESULT"),
                          Column("answer", "ANSWER")])
+    if result.sent_by_sls:
+        from ackaudit.services.alert_people import labels
+
+        _output.info(f"{labels(result.sent_by_sls)}: sent by SLS itself, not by this test; "
+                     f"`ackaudit alerts test --cluster {result.cluster_id} --e2e` proves them")
     if result.ok:
         _output.success("test notification delivered")
 

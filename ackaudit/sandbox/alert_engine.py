@@ -10,8 +10,11 @@ One evaluation of a rule (cloud-apis §4.4):
    policy the rule names (`policyConfiguration.actionPolicyId`), whose `fire(...)` calls pick the
    channels; each webhook integration gets its content template rendered with the real results
    (`engine/alert_templates.py`) and receives the message in its service's envelope, signed when the
-   integration has a secret, through the sandbox's own robots (`webhooks.py`); user and group
-   channels (SMS, email, voice, Notification Center) are recorded in `state.alert_notifications`;
+   integration has a secret, through the sandbox's own robots (`webhooks.py`); the channels SLS
+   sends itself are recorded in `state.alert_notifications` (`GET /_sandbox/alerts/notifications`)
+   with the text rendered from their template part: SMS, voice calls and email to the users named
+   and the members of the groups named, the Notification Center (`message_center`) to the
+   account's own contacts;
 4. the evaluation is written to the account's alert history, logstore `internal-alert-history` of
    project `sls-alert-<uid>-<region>`, with the documented fields (AlertName, Fired, NotifyStatus,
    Reason, Results, Status...; https://www.alibabacloud.com/help/en/sls/fields-in-alert-rule-evaluation-logs).
@@ -25,6 +28,11 @@ window never reaches back before the previous one's end, so an accelerated rule 
 event twice. `alert_ingest_delay` (seconds, added to the rule's `schedule.delay`) leaves time for
 rows still being shipped. `POST /_sandbox/alerts/evaluate` runs rules at once; with the setting
 `alert_schedule` false, only that (and `tick`) runs them.
+
+Action policies are checked when they are written (`script_problem`), as the service's console
+refuses a policy it cannot run: every `fire(...)` call must parse, name a channel type the sandbox
+knows (`FIRE_TYPES`) and carry that type's required arguments. The real service knows more types
+(function compute, EventBridge...): the sandbox refuses them as unknown.
 """
 
 from __future__ import annotations
@@ -57,6 +65,14 @@ _ROBOT_KINDS = {"dingtalk": "dingtalk", "wechat": "wecom", "lark": "lark", "slac
 _FIRE = re.compile(r"fire\((.*?)\)\s*(?:\n|$)", re.S)
 _ARG = re.compile(r'(\w+)\s*=\s*("(?:[^"\\]|\\.)*"|\[[^\]]*\])')
 _COUNT_CONDITION = re.compile(r"^__count__\s*(>=|<=|==|!=|>|<)\s*(\d+)$")
+# The channel types of `fire(type=...)` the sandbox runs, and the arguments each needs. Email, SMS
+# and voice calls also need someone to send to: users, groups or on-call groups.
+FIRE_TYPES = {"webhook_integration": ("integration_type", "webhook_id", "template_id"),
+              "email": ("template_id",), "sms": ("template_id",), "voice": ("template_id",),
+              "message_center": ("template_id",)}
+_TO_PEOPLE = ("email", "sms", "voice")
+_RECEIVERS = ("users", "groups", "oncall_groups")
+PERIODS = ("any", "workday", "non_workday", "worktime", "non_worktime")
 
 
 def history_project(region: str) -> str:
@@ -279,6 +295,34 @@ def fire_calls(script: str) -> list[dict[str, Any]]:
     return calls
 
 
+def script_problem(script: Any) -> str | None:
+    """Why an action-policy script cannot run (None when it can): a `fire(...)` call that does not
+    parse, an unknown channel type, a missing argument, an unknown period."""
+    if not isinstance(script, str):
+        return "must be a string"
+    try:
+        calls = fire_calls(script)
+    except ValueError:
+        return "a fire(...) argument is not a string or a list of strings"
+    if len(re.findall(r"\bfire\(", script)) != len(calls):
+        return "a fire(...) call does not parse: fire(name=\"value\", ...), one call per line"
+    for call in calls:
+        kind = call.get("type")
+        if kind not in FIRE_TYPES:
+            return f"fire(type={kind!r}) is not a channel type ({', '.join(FIRE_TYPES)})"
+        missing = [a for a in FIRE_TYPES[kind] if not isinstance(call.get(a), str) or not call[a]]
+        if missing:
+            return f'fire(type="{kind}") needs {", ".join(missing)}'
+        lists = [a for a in _RECEIVERS if a in call]
+        if any(not isinstance(call[a], list) or not all(isinstance(v, str) and v for v in call[a]) for a in lists):
+            return f'fire(type="{kind}"): {", ".join(lists)} must be lists of ids'
+        if kind in _TO_PEOPLE and not any(call.get(a) for a in _RECEIVERS):
+            return f'fire(type="{kind}") needs users, groups or oncall_groups to send to'
+        if call.get("period", "any") not in PERIODS:
+            return f'fire(type="{kind}"): period must be one of {", ".join(PERIODS)}'
+    return None
+
+
 def _notify(state: SandboxState, job: dict[str, Any], alert: dict[str, Any]) -> tuple[str, str]:
     policy_config = (job.get("configuration") or {}).get("policyConfiguration") or {}
     if policy_config.get("alertPolicyId", DYNAMIC_POLICY) != DYNAMIC_POLICY:
@@ -288,7 +332,11 @@ def _notify(state: SandboxState, job: dict[str, Any], alert: dict[str, Any]) -> 
         policy = _record_value(state, "sls.alert.action_policy", policy_id)
     if policy is None:
         return "Failed", f"action policy {policy_id!r} does not exist"
-    calls = fire_calls(policy.get("primary_policy_script", ""))
+    script = policy.get("primary_policy_script", "")
+    problem = script_problem(script)
+    if problem is not None:
+        return "Failed", f"action policy {policy_id!r}: {problem}"
+    calls = fire_calls(script)
     if not calls:
         return "Failed", f"action policy {policy_id!r} fires no channel"
     outcomes = [_fire(state, call, alert) for call in calls]
@@ -399,8 +447,11 @@ def _deliver(state: SandboxState, url: str, body: Any, headers: dict[str, str]) 
 
 def _fire_people(state: SandboxState, call: dict[str, Any], template: dict[str, Any],
                  alert: dict[str, Any]) -> tuple[bool, str]:
-    """SMS, voice, email and Notification Center go to SLS users and user groups."""
+    """SMS, voice calls and email go to SLS users and user groups; the Notification Center to the
+    account's own message-center contacts."""
     kind = call["type"]
+    if kind == "message_center":
+        return _record_sent(state, template, alert, kind, [f"account {SANDBOX_ACCOUNT_ID}"])
     with state.lock:
         users = {u: _record_value(state, "sls.common.user", u) for u in call.get("users") or []}
         for group_id in call.get("groups") or []:
@@ -413,14 +464,10 @@ def _fire_people(state: SandboxState, call: dict[str, Any], template: dict[str, 
     missing = sorted(u for u, v in users.items() if v is None)
     if missing:
         return False, f"{kind}: users {', '.join(missing)} do not exist"
-    part = (template.get("templates") or {}).get(kind)
-    if not isinstance(part, dict):
-        return False, f"template {template.get('template_id')!r} has no {kind} content"
-    title, text = _render_part(part, alert)
-    address = {"email": "email", "sms": "phone", "voice": "phone", "message_center": "user_id"}[kind]
+    address = {"email": "email", "sms": "phone", "voice": "phone"}[kind]
     recipients = []
-    for user_id, user in sorted(users.items()):
-        value = user.get(address) if address != "user_id" else user_id
+    for _, user in sorted(users.items()):
+        value = user.get(address)
         if user.get("enabled", True) is False or (kind in ("sms", "voice") and not user.get(f"{kind}_enabled", True)):
             continue
         if kind in ("sms", "voice") and value:
@@ -428,6 +475,19 @@ def _fire_people(state: SandboxState, call: dict[str, Any], template: dict[str, 
         recipients += value if isinstance(value, list) else [value] if value else []
     if not recipients:
         return False, f"{kind}: no recipient has an address for it"
+    return _record_sent(state, template, alert, kind, recipients)
+
+
+def _record_sent(state: SandboxState, template: dict[str, Any], alert: dict[str, Any], kind: str,
+                 recipients: list[str]) -> tuple[bool, str]:
+    """Record what SLS would have sent on this channel: its template part, rendered."""
+    part = (template.get("templates") or {}).get(kind)
+    if not isinstance(part, dict) or not part.get("content"):
+        return False, f"template {template.get('template_id')!r} has no {kind} content"
+    try:
+        title, text = _render_part(part, alert)
+    except TemplateError as e:
+        return False, f"template {template.get('template_id')!r}: {e}"
     with state.lock:
         state.alert_notifications.append({"time": time.time(), "type": kind, "recipients": recipients,
                                           "subject": title, "content": text, "alert": alert["alert_id"]})

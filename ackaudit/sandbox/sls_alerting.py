@@ -254,7 +254,26 @@ _SHAPES = {
 }
 
 
+def _check_policy(value: dict[str, Any]) -> None:
+    """An action policy the alert engine could not run is refused, as the console refuses it: the
+    primary script is required (ActionPolicyEmpty, the code third-party material reports), and every
+    script must be `fire(...)` calls the engine knows (`alert_engine.script_problem`)."""
+    from ackaudit.sandbox.alert_engine import script_problem
+
+    primary = value.get("primary_policy_script")
+    if not isinstance(primary, str) or not primary.strip():
+        raise SlsError(400, "ActionPolicyEmpty", "primary_policy_script is required")
+    for key in ("primary_policy_script", "secondary_policy_script"):
+        if value.get(key) in (None, ""):
+            continue
+        problem = script_problem(value[key])
+        if problem is not None:
+            raise SlsError(400, "ParameterInvalid", f"{key}: {problem}")
+
+
 def _check_value(resource: str, record_id: str, value: dict[str, Any]) -> None:
+    if resource == "sls.alert.action_policy":
+        _check_policy(value)
     shape = _SHAPES.get(resource)
     if shape is None:
         return

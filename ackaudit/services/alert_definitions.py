@@ -4,10 +4,12 @@ The rules carry the two queries of ACK's container operation audit guide verbati
 carry the guide's Chinese bodies (its characters exactly, its list items as lines) and English
 digests that show the count and the first results (ten, or three in `compact` for the robots with
 small size limits: WeCom and Slack), each field cut to a fixed length so that a firing with many
-results stays under every robot's limit. A template also has a short text for SMS. Both files are
-validated when loaded, so a broken edit fails at once instead of as a rejected SLS request: the
-templates must parse, use only known `${...}` variables, read only fields their rule's query
-selects, and the English digest must show every field the guide's template shows.
+results stays under every robot's limit. A template also has a short text for SMS, a short plain
+sentence for voice calls (read aloud: no Markdown, no links) and a plain text for the Notification
+Center. Both files are validated when loaded, so a broken edit fails at once instead of as a
+rejected SLS request: the templates must parse, use only known `${...}` variables, read only fields
+their rule's query selects, the voice text must be speakable, and the English digest must show
+every field the guide's template shows.
 
 Templates use the SLS template language (`engine/alert_templates.py`): `${alert_name}`-style
 variables and Jinja-like `{{ alert... }}` / `{% if %}` / `{% for %}` blocks. `render()` fills one in
@@ -35,6 +37,9 @@ _VARIABLE = re.compile(r"\$\{(\w+)\}")
 _FIELD = re.compile(r"\['([\w.]+)'\]")
 _SELECTED = re.compile(r'"([\w.]+)"')
 KNOWN_VARIABLES = ("alert_name", "alert_time", "severity", "query_url", "alert_url")
+# A voice call reads its text aloud: one sentence without Markdown or links, kept short.
+VOICE_MAX_CHARS = 200
+_NOT_SPOKEN = re.compile(r"[\[\]*#`|<>_~]|https?:|\n")
 
 
 class DefinitionError(ValueError):
@@ -64,6 +69,8 @@ class TemplateDefinition:
     content: dict[str, str]     # the robots (DingTalk, Lark), the generic webhook and email
     compact: dict[str, str]     # the robots with small size limits (WeCom, Slack); else `content`
     sms: dict[str, str]         # one short line
+    voice: dict[str, str]       # one short plain sentence, read aloud
+    message_center: dict[str, str]   # plain text for the Notification Center (title: `title`)
 
     def body(self, lang: str, compact: bool = False) -> str:
         return (self.compact if compact else self.content)[lang]
@@ -117,12 +124,24 @@ def _check_body(text: str, where: str) -> None:
         raise DefinitionError(f"{where}: unknown variables {', '.join('${' + v + '}' for v in unknown)}")
 
 
+def _check_voice(text: str, where: str) -> None:
+    if len(text) > VOICE_MAX_CHARS:
+        raise DefinitionError(f"{where}: a voice text is read aloud: at most {VOICE_MAX_CHARS} characters")
+    spoken = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\$\{\w+\}", "", text)
+    found = _NOT_SPOKEN.search(spoken) or re.search(r"\$\{(query_url|alert_url)\}", text)
+    if found:
+        raise DefinitionError(f"{where}: a voice text is read aloud: no Markdown, links or line breaks "
+                              f"({found[0]!r})")
+
+
 def _check_template(t: TemplateDefinition) -> None:
     for lang in LANGS:
         if TITLE_KEYWORD not in t.title[lang]:
             raise DefinitionError(f"template {t.id}: the {lang} title must contain {TITLE_KEYWORD!r}")
-        for part, text in (("content", t.content[lang]), ("compact", t.compact[lang]), ("sms", t.sms[lang])):
+        for part, text in (("content", t.content[lang]), ("compact", t.compact[lang]), ("sms", t.sms[lang]),
+                           ("voice", t.voice[lang]), ("message_center", t.message_center[lang])):
             _check_body(text, f"template {t.id} ({lang} {part})")
+        _check_voice(t.voice[lang], f"template {t.id} ({lang} voice)")
     # The guide's template shows one result; the English digests show each of its fields too.
     for part in ("content", "compact"):
         hidden = fields(t.content["zh"]) - fields(getattr(t, part)["en"])
@@ -137,7 +156,8 @@ def parse_template(item: dict[str, Any]) -> TemplateDefinition:
     content = _by_lang(item, "content", where)
     compact = {**content, **_by_lang(item, "compact", where, partial=True)} if "compact" in item else content
     t = TemplateDefinition(item["id"], _by_lang(item, "name", where), _by_lang(item, "title", where),
-                           content, compact, _by_lang(item, "sms", where))
+                           content, compact, _by_lang(item, "sms", where), _by_lang(item, "voice", where),
+                           _by_lang(item, "message_center", where))
     _check_template(t)
     return t
 
@@ -175,7 +195,8 @@ def load_definitions() -> Definitions:
         raise DefinitionError("rules: at least one, with unique keys")
     for rule in parsed_rules:
         t = next(t for t in parsed_templates if t.id == rule.template_id)
-        read = set().union(*(fields(text) for part in (t.content, t.compact, t.sms) for text in part.values()))
+        read = set().union(*(fields(text) for part in (t.content, t.compact, t.sms, t.voice, t.message_center)
+                          for text in part.values()))
         missing = read - selected(rule.query)
         if missing:
             raise DefinitionError(f"template {t.id} reads {', '.join(sorted(missing))}, which rule {rule.key} "

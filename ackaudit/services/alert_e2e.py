@@ -6,7 +6,8 @@
    this run from here on;
 3. wait until each alert rule has an evaluation in the SLS alert history whose results carry that
    traceId (the rule fired for the canary), and
-4. whose notification went out.
+4. whose notifications all went out (NotifyStatus Success: a PartialSuccess, one channel of
+   several failing, is a broken link too).
 Each step's latency is measured from the exec. When a step does not happen in time, the report
 says which link broke and what to check: a rule that is missing or disabled, a rule that ran over
 the canary's minute without matching it (an exclusion, a changed query), a rule that has not run,
@@ -207,9 +208,14 @@ def _rule_problem(ctx: ClusterContext, rule: _Rule) -> Step | None:
 
 
 def _notified(ctx: ClusterContext, rule: _Rule, hit: alert_history.Evaluation, started: float) -> Step:
-    if hit.delivered:
+    if hit.notify_status == "Success":
         return Step(f"{rule.name} notified", True, hit.timestamp - started,
                     f"notification {hit.notify_status.lower()}")
+    if hit.delivered:   # PartialSuccess: one channel of several is broken
+        return Step(f"{rule.name} notified", False, hit.timestamp - started,
+                    f"some of the rule's notifications were not sent ({hit.notify_status}): {hit.reason}",
+                    "the reason names the channel that failed; `ackaudit alerts setup --cluster "
+                    f"{ctx.cluster_id}` with that channel's options repairs what setup made")
     return Step(f"{rule.name} notified", False, None,
                 f"the rule fired but its notification was not sent ({hit.notify_status}): {hit.reason}",
                 "check the webhook and the robot's security settings: "

@@ -7,7 +7,8 @@ For one cluster and its channels:
   template. One policy per rule, rather than one policy branching on the alert, keeps the policy
   language down to `fire(...)` calls, mirrors the console's "simple mode" (a rule-specific policy),
   and lets a rule be re-routed alone;
-- for email and SMS, the users and the cluster's user groups of `alert_people.py`;
+- for email, SMS and voice calls, the users and the cluster's user groups of `alert_people.py`
+  (the Notification Center needs neither: the policies name it alone);
 - the two alert rules (`/jobs`, in the cluster's project), `ackaudit-<cluster id>-<rule>`, with the
   built-in alert policy `sls.builtin.dynamic`, which hands each alert to the action policy the rule
   names.
@@ -72,7 +73,8 @@ def webhook(ch: Channel) -> Desired:
 
 def template(t: TemplateDefinition, lang: str) -> Desired:
     """The content template: a part per channel. The robots with small size limits (WeCom, Slack)
-    get the compact body, email the full one with the title as its subject, SMS its one line."""
+    get the compact body, email the full one with the title as its subject, SMS its one line, a
+    voice call its short sentence, the Notification Center its plain text under the title."""
     locale, title = LOCALES[lang], t.title[lang]
     compact = {c.template_key: c.compact for c in CHANNEL_TYPES.values()}
     channels: dict[str, Any] = {key: {"locale": locale, "title": title, "content": t.body(lang, compact[key])}
@@ -83,12 +85,15 @@ def template(t: TemplateDefinition, lang: str) -> Desired:
                            "content": json.dumps({"title": title, "text": t.content[lang]}, ensure_ascii=False)}
     channels["email"] = {"locale": locale, "subject": title, "content": t.content[lang]}
     channels["sms"] = {"locale": locale, "content": t.sms[lang]}
+    channels["voice"] = {"locale": locale, "content": t.voice[lang]}
+    channels["message_center"] = {"locale": locale, "title": title, "content": t.message_center[lang]}
     value = {"template_id": t.id, "template_name": t.name[lang], "is_default": False, "templates": channels}
     return Desired("template", t.id, t.name[lang], value)
 
 
 def users(recipients: list[Recipient]) -> list[Desired]:
-    return [Desired("user", r.user_id, r.shown, alert_people.user_value(r)) for r in recipients]
+    return [Desired("user", r.user_id, r.shown, alert_people.user_value(r)) for r in recipients
+            if r.kind in alert_people.KINDS]
 
 
 def user_groups(cluster_id: str, recipients: list[Recipient]) -> list[Desired]:
@@ -109,8 +114,9 @@ def policy_script(channels: list[Channel], template_id: str, cluster_id: str = "
     `webhook_integration` form; it is the form seen in SLS's own tooling:
     `fire(type="webhook_integration", integration_type=<type>, webhook_id=<record id>,
     template_id=<template id>, period="any")`, one call per channel. `period="any"` is the
-    guide's "send at any time"; no @-mention arguments, as the guide says "no reminder". Email and
-    SMS go to the cluster's user groups (`alert_people.policy_fires`).
+    guide's "send at any time"; no @-mention arguments, as the guide says "no reminder". Email,
+    SMS and voice calls go to the cluster's user groups, then the Notification Center
+    (`alert_people.policy_fires`).
     """
     calls = [f'fire(type="webhook_integration", integration_type="{ch.type.sls_type}", '
              f'webhook_id="{ch.type.webhook_id}", template_id="{template_id}", period="any")'

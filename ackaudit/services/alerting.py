@@ -125,13 +125,17 @@ class StatusResult:
 class TestResult:
     cluster_id: str
     deliveries: list[Delivery]
+    # The channels configured that SLS sends itself (email, SMS, voice, Notification Center): not
+    # sent by the test; `alerts test --e2e` proves them.
+    sent_by_sls: list[Recipient] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return all(d.ok for d in self.deliveries)
 
     def to_json(self) -> dict[str, Any]:
-        return {"cluster_id": self.cluster_id, "ok": self.ok, "deliveries": [d.to_json() for d in self.deliveries]}
+        return {"cluster_id": self.cluster_id, "ok": self.ok, "deliveries": [d.to_json() for d in self.deliveries],
+                "sent_by_sls": [r.describe() for r in self.sent_by_sls]}
 
 
 @dataclass
@@ -240,13 +244,17 @@ class _Account:
         return [m for m in members if isinstance(m, str)]
 
     def configured_recipients(self) -> list[Recipient]:
-        """The email and SMS recipients an earlier setup configured: the members of this cluster's groups."""
+        """The email, SMS and voice recipients an earlier setup configured (the members of this
+        cluster's groups), and the Notification Center when this cluster's policies send to it."""
         found = []
         for kind in alert_people.KINDS:
             for member in self.group_members(kind):
                 recipient = alert_people.from_user((self.current("user", member) or {}).get("value"), kind)
                 if recipient is not None:
                     found.append(recipient)
+        policies = [self.current("action_policy", i) for i in self.own_policies]
+        if any(alert_people.fires_message_center((p or {}).get("value")) for p in policies):
+            found.append(alert_people.NOTIFICATION_CENTER)
         return found
 
 
@@ -379,7 +387,8 @@ def _channels_or_configured(account: _Account, given: list[Channel], recipients:
     if not channels and not recipients:
         raise UsageError("no notification channel given and none configured yet",
                          hint=f"ackaudit alerts setup --cluster {cluster_id} --dingtalk-url URL "
-                              "(or --wecom-url, --lark-url, --slack-url, --webhook-url, --email, --sms)")
+                              "(or --wecom-url, --lark-url, --slack-url, --webhook-url, --email, --sms, --voice, "
+                              "--notification-center)")
     return channels, recipients
 
 
@@ -578,11 +587,16 @@ def send_test(ctx: ClusterContext, channels: list[Channel], lang: str, *,
     masker.add(channels)
     with masker.active():
         ctx.ensure_exists()
+        by_sls: list[Recipient] = []
         if not channels:
             account = _Account(ctx)
             channels = masker.add(account.configured_channels())
-            if not channels and account.configured_recipients():
-                raise PreconditionError("only email and SMS are configured, and SLS sends those itself",
+            by_sls = account.configured_recipients()
+            if not channels and by_sls:
+                kinds = {r.kind for r in by_sls}
+                are = "is" if len(kinds) == 1 and kinds != {"voice"} else "are"
+                raise PreconditionError(f"only {alert_people.labels(by_sls)} {are} configured, and SLS sends "
+                                        "those itself",
                                         hint=f"prove them end to end: ackaudit alerts test --cluster {ctx.cluster_id} "
                                              "--e2e")
         if not channels:
@@ -593,7 +607,7 @@ def send_test(ctx: ClusterContext, channels: list[Channel], lang: str, *,
                                     hint="give them to test: ackaudit alerts test --cluster "
                                          f"{ctx.cluster_id} --dingtalk-url URL [--dingtalk-secret SEC...]")
         title, text = test_message(ctx.cluster_id, lang)
-        return TestResult(ctx.cluster_id, [send(ch, title, text, deliver_to=deliver_to) for ch in channels])
+        return TestResult(ctx.cluster_id, [send(ch, title, text, deliver_to=deliver_to) for ch in channels], by_sls)
 
 
 # -- remove -------------------------------------------------------------------------------------

@@ -230,3 +230,79 @@ def test_every_evaluation_is_in_the_alert_history_logstore(state, routed, sls_cl
     assert [json.loads(rows[n]["Results"])[0]["Query"] for n in ("exec", "risky")] == [EXEC_QUERY, RISKY_QUERY]
     assert json.loads(rows["risky"]["Results"])[0]["RawResults"][0]["process.name"] == "rm"
     assert json.loads(rows["risky"]["Results"])[0]["RawResultCount"] == 1
+
+
+def test_voice_calls_and_the_notification_center_are_routed_and_recorded(state, routed, sls_client):
+    put_record(sls_client, "sls.common.user", "alex", {"user_id": "alex", "user_name": "Alex", "email": [],
+                                                       "phone": "7911123456", "country_code": "44",
+                                                       "enabled": True, "sms_enabled": False, "voice_enabled": True})
+    put_record(sls_client, "sls.common.user", "mute", {"user_id": "mute", "phone": "13300000000",
+                                                       "voice_enabled": False})
+    put_record(sls_client, "sls.common.user_group", "oncall", {"user_group_id": "oncall", "members": ["alex", "mute"]})
+    put_record(sls_client, "sls.alert.content_template", "t3", {"template_id": "t3", "templates": {
+        "voice": {"locale": "en-US", "content": "${alert_name}: {{ alert.fire_results_count }} rows"},
+        "message_center": {"locale": "en-US", "title": "Kubernetes alert", "content": TEMPLATE}}})
+    put_record(sls_client, "sls.alert.action_policy", "p3", {"action_policy_id": "p3", "primary_policy_script":
+        'fire(type="voice", groups=["oncall"], template_id="t3", period="any")\n'
+        'fire(type="message_center", template_id="t3", period="any")'})
+    now = int(time.time())
+    add_rule(state, rule(policy="p3", created=now - 120))
+    exec_session(state, now - 30, user="erin")
+    [row] = alert_engine.evaluate_now(state, now=now)
+    assert row["NotifyStatus"] == "Success", row["Reason"]
+    sent = [(n["type"], n["recipients"], n["subject"], n["content"]) for n in state.alert_notifications]
+    # A user whose voice calls are off is not called; the Notification Center names no one: the
+    # account's own contacts receive it.
+    assert sent == [("voice", ["+44 7911123456"], "", "rule r1: 1 rows"),
+                    ("message_center", [f"account {SANDBOX_ACCOUNT_ID}"], "Kubernetes alert", "- who: erin, 1 rows")]
+
+
+def test_a_channel_that_cannot_be_sent_fails_alone(state, routed, sls_client):
+    put_record(sls_client, "sls.alert.action_policy", "p4", {"action_policy_id": "p4", "primary_policy_script":
+        'fire(type="webhook_integration", integration_type="dingtalk", webhook_id="w1", template_id="t1", '
+        'period="any")\n'
+        'fire(type="voice", groups=["gone"], template_id="t1", period="any")\n'
+        'fire(type="message_center", template_id="t1", period="any")'})
+    now = int(time.time())
+    add_rule(state, rule(policy="p4", created=now - 120))
+    exec_session(state, now - 30)
+    [row] = alert_engine.evaluate_now(state, now=now)
+    assert row["NotifyStatus"] == "PartialSuccess"
+    assert row["Reason"] == "voice: user group 'gone' does not exist; template 't1' has no message_center content"
+    assert [m["accepted"] for m in state.webhook_messages] == [True] and state.alert_notifications == []
+
+
+@pytest.mark.parametrize("script, says", [
+    ('fire(type="pager", groups=["g"], template_id="t1", period="any")', "fire(type='pager') is not a channel type"),
+    ('fire(type="voice", template_id="t1", period="any")', 'fire(type="voice") needs users, groups or oncall_groups'),
+    ('fire(type="sms", groups=["g"], period="any")', 'fire(type="sms") needs template_id'),
+    ('fire(type="email", groups=[], users=[], template_id="t1")', "needs users, groups or oncall_groups"),
+    ('fire(type="message_center", period="any")', 'fire(type="message_center") needs template_id'),
+    ('fire(type="message_center", template_id="t1", period="sometimes")', "period must be one of any, workday"),
+    ('fire(type="webhook_integration", webhook_id="w1", template_id="t1")', "needs integration_type"),
+    ("fire(type='voice', groups=['g'], template_id='t1')", "is not a string or a list of strings"),
+    ('fire(type="voice", groups=["g"], template_id="t1"', "does not parse"),
+    ('fire(type="voice", groups=[1], template_id="t1")', "must be lists of ids"),
+])
+def test_a_policy_script_the_engine_cannot_run_is_refused_when_written(sls_client, script, says):
+    from aliyun.log import LogException
+
+    with pytest.raises(LogException) as refused:
+        put_record(sls_client, "sls.alert.action_policy", "bad", {"action_policy_id": "bad",
+                                                                  "primary_policy_script": script})
+    assert refused.value.get_error_code() == "ParameterInvalid" and says in refused.value.get_error_message()
+    with pytest.raises(LogException) as empty:
+        put_record(sls_client, "sls.alert.action_policy", "bad", {"action_policy_id": "bad",
+                                                                  "primary_policy_script": " "})
+    assert empty.value.get_error_code() == "ActionPolicyEmpty"
+
+
+def test_the_branching_form_and_every_receiver_list_are_accepted(sls_client, sandbox):
+    script = ('if alert.severity >= 8:\n'
+              '    fire(type="sms", users=[], groups=["ops"], oncall_groups=[], template_id="t1", period="any")\n'
+              '    fire(type="voice", users=[], groups=["ops"], oncall_groups=[], template_id="t1", period="worktime")\n'
+              '    stop()\n'
+              'fire(type="message_center", template_id="t1", period="any")')
+    put_record(sls_client, "sls.alert.action_policy", "ok", {"action_policy_id": "ok", "primary_policy_script": script,
+                                                             "secondary_policy_script": ""})
+    assert "ok" in sandbox.state.resources["sls.alert.action_policy"]["records"]
