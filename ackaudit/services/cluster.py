@@ -138,6 +138,15 @@ class ClusterContext:
 
         return KubeClient.from_kubeconfig(self.kubeconfig, self._context, timeout=self._timeout)
 
+    def check_kube_options(self) -> None:
+        """A --kubeconfig that cannot be read or a --context it lacks is a usage error (exit 2) at once,
+        whether or not this command gets to use the Kubernetes API."""
+        if self._kubeconfig is None and self._context is None:
+            return
+        from ackaudit.cloud.kube import check_context
+
+        check_context(self.kubeconfig, self._context)
+
     @cached_property
     def _configmap_reader(self) -> Any:
         """One GET without the official client when the kubeconfig allows it (cloud/kube.py)."""
@@ -176,6 +185,7 @@ class ClusterContext:
     def project(self) -> tuple[str, str]:
         """(SLS project, where it was found)."""
         self.ensure_exists()
+        self.check_kube_options()
         project, source = self._discover_project()
         remembered = self.project_remembered
         if remembered is not None:
