@@ -24,7 +24,10 @@ When GetLogStore cannot answer (an error other than "no such logstore"), the Con
 A discovered project whose logstore was seen is remembered for a few minutes (`project_cache`,
 keyed by account, region, endpoints and cluster). A remembered project is used only after the same
 GetLogStore finds the logstore still there; when it does not, the entry is forgotten and the project
-discovered again before anything says audit is not enabled. The source used is noted for `-v` (with
+discovered again before anything says audit is not enabled. A remembered project also saves the
+cluster's DescribeClusterDetail (and loading the ACK SDK) when nothing else needs it: within those
+minutes a cluster deleted since is answered from its logstore, which SLS keeps, rather than with
+"not found". The source used is noted for `-v` (with
 "remembered" when it came from the cache) and shown by `status`.
 """
 
@@ -141,11 +144,8 @@ class ClusterContext:
     def check_kube_options(self) -> None:
         """A --kubeconfig that cannot be read or a --context it lacks is a usage error (exit 2) at once,
         whether or not this command gets to use the Kubernetes API."""
-        if self._kubeconfig is None and self._context is None:
-            return
-        from ackaudit.cloud.kube import check_context
-
-        check_context(self.kubeconfig, self._context)
+        if self._kubeconfig is not None or self._context is not None:
+            _ = self.kube      # the official client's loader is the judge of a kubeconfig given by hand
 
     @cached_property
     def _configmap_reader(self) -> Any:
@@ -184,10 +184,15 @@ class ClusterContext:
     @cached_property
     def project(self) -> tuple[str, str]:
         """(SLS project, where it was found)."""
-        self.ensure_exists()
-        self.check_kube_options()
-        project, source = self._discover_project()
-        remembered = self.project_remembered
+        if self._kubeconfig is not None or self._context is not None:
+            self.ensure_exists()
+            self.check_kube_options()
+        remembered = self._remembered_project()
+        if remembered is not None:
+            project, source = remembered.project, remembered.source
+        else:
+            self.ensure_exists()
+            project, source = self._discover_project()
         if remembered is not None:
             calls.note("info", f"SLS project {project} (from the {source}, remembered {remembered.age():.0f} s ago "
                                f"in {project_cache.cache_dir()})")
@@ -273,16 +278,24 @@ class ClusterContext:
         except AckAuditError:
             return None
 
+    def _remembered_project(self) -> project_cache.Entry | None:
+        """The remembered project, if its logstore is still there (or SLS could not say: then the
+        command's own requests tell, and a missing logstore is discovered again, `audit_not_enabled`)."""
+        key, ttl = self._cache_key, project_cache_ttl()
+        if key is None or ttl <= 0 or not self._use_cache:
+            return None
+        entry = project_cache.load(key, ttl)
+        if entry is None:
+            return None
+        if self._logstore_seen(entry.project) is False:
+            project_cache.forget(key)     # moved or deleted since: discover it again
+            return None
+        self.project_remembered = entry
+        return entry
+
     def _discover_project(self) -> tuple[str, str]:
         """(project, source) by the rule in the module docstring."""
         key, ttl = self._cache_key, project_cache_ttl()
-        if key is not None and ttl > 0 and self._use_cache:
-            entry = project_cache.load(key, ttl)
-            if entry is not None:
-                if self._logstore_seen(entry.project) is not False:
-                    self.project_remembered = entry
-                    return entry.project, entry.source
-                project_cache.forget(key)     # moved or deleted since: discover it again
         cheap, cheap_source = self._cheap_project()
         if self._logstore_seen(cheap):
             self._remember(key, ttl, cheap, cheap_source)

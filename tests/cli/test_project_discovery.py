@@ -131,7 +131,8 @@ def test_a_remembered_project_skips_the_addons_and_the_configmap(cli, sandbox, j
     assert run.exit_code == 0, run.stderr
     assert f"· SLS project {AUDITED_PROJECT} (from the {CONFIGMAP}, remembered" in run.stderr
     assert journal.kube() == [] and journal.kubeconfigs() == [] and journal.addon_lists() == []
-    assert any(e["action"] == "GetLogStore" for e in journal.entries())   # checked before it is used
+    assert [e["action"] for e in journal.entries()][0] == "GetLogStore"   # checked before it is used
+    assert not any(e["action"] == "DescribeClusterDetail" for e in journal.entries())
 
 
 def test_an_expired_entry_is_discovered_again(cli, sandbox, journal, tmp_path):
