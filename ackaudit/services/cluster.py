@@ -27,8 +27,8 @@ GetLogStore finds the logstore still there; when it does not, the entry is forgo
 discovered again before anything says audit is not enabled. A remembered project also saves the
 cluster's DescribeClusterDetail (and loading the ACK SDK) when nothing else needs it: within those
 minutes a cluster deleted since is answered from its logstore, which SLS keeps, rather than with
-"not found". The source used is noted for `-v` (with
-"remembered" when it came from the cache) and shown by `status`.
+"not found". The source used is noted for `-v` (with "remembered" when it came from the cache) and
+shown by `status`.
 """
 
 from __future__ import annotations
