@@ -61,8 +61,14 @@ def incomplete_retries() -> int:
     return env_int("ACKAUDIT_INCOMPLETE_RETRIES", 2, minimum=0, maximum=20)
 
 
+def project_cache_ttl() -> int:
+    """ACKAUDIT_PROJECT_CACHE_TTL: seconds a cluster's discovered SLS project is remembered (0: never)."""
+    return env_int("ACKAUDIT_PROJECT_CACHE_TTL", 300, minimum=0, maximum=3600)
+
+
 def check_all() -> None:
     """Read every setting once, so a bad value stops a command before it calls or changes anything."""
     retry_base()
     poll_interval()
     incomplete_retries()
+    project_cache_ttl()

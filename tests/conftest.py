@@ -25,7 +25,7 @@ def _isolated_env(monkeypatch, tmp_path):
             monkeypatch.delenv(name)
     home = tmp_path / "home"
     for var, path in (("HOME", home), ("XDG_DATA_HOME", home / ".local/share"),
-                      ("XDG_CONFIG_HOME", home / ".config")):
+                      ("XDG_CONFIG_HOME", home / ".config"), ("XDG_CACHE_HOME", home / ".cache")):
         path.mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv(var, str(path))
 

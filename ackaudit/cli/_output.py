@@ -121,6 +121,19 @@ def terminal_width() -> int | None:
     return shutil.get_terminal_size().columns
 
 
+class _LazyConsole:
+    """A console made on first use: rich takes tens of milliseconds to import, and many renderers
+    print plain lines only."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream, self._console = stream, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            self._console = _console(self._stream)
+        return getattr(self._console, name)
+
+
 def stdout_console() -> Any:
     return _console(sys.stdout)
 
@@ -151,7 +164,7 @@ def emit(data: Any, *, human: Callable[[Any], None] | None = None,
         write_csv(records, [c.key for c in columns] if columns else None)
         return
     if human is not None:
-        human(stdout_console())
+        human(_LazyConsole(sys.stdout))
     else:
         table(records, columns or [Column(k, k) for k in _keys(records)])
 

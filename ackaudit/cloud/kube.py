@@ -1,7 +1,16 @@
-"""A cluster's Kubernetes API, through the official client.
+"""A cluster's Kubernetes API, through the official client, and one light read without it.
 
 The kubeconfig comes from ACK (DescribeClusterUserKubeconfig, short-lived) unless the user gives one
 (`--kubeconfig`, `--context`). Each KubeClient has its own ApiClient: no global configuration.
+
+Importing the official client costs about half a second (its 37.x API classes are built with
+pydantic), which every cluster command would pay for the one ConfigMap that names the SLS project.
+`ConfigMapReader` reads that ConfigMap with one HTTPS GET through urllib3 instead, for the
+kubeconfigs it fully understands (a bearer token or an inline client certificate, an inline CA or
+the system's, no proxy); for any other (exec plugins, auth providers, files named by the kubeconfig,
+a proxy) `ConfigMapReader.from_kubeconfig` answers None and the official client is used. Errors are
+the same either way: 401/403 an AuthError, 404 "no such ConfigMap", timeouts and dropped
+connections a ConnectError, all through `calls.call`.
 """
 
 from __future__ import annotations
@@ -64,12 +73,7 @@ class KubeClient:
         # No urllib3 retries: they would retry a read timeout three times over. Retries are ours
         # (calls.call): 5xx, throttling and dropped connections, never a timeout.
         settings.retries = False
-        if context is not None:
-            contexts = config.get("contexts") if isinstance(config, dict) else None
-            names = [str(c.get("name")) for c in contexts or [] if isinstance(c, dict)]
-            if context not in names:
-                raise UsageError(f"--context {shown(context)} is not in the kubeconfig",
-                                 hint=f"its contexts: {', '.join(shown(n) for n in names[:5]) or 'none'}")
+        check_context(config, context)
         try:
             api_client = kconfig.new_client_from_config_dict(config, context=context, persist_config=False,
                                                              client_configuration=settings)
@@ -79,16 +83,7 @@ class KubeClient:
 
     @classmethod
     def from_file(cls, path: str, context: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> KubeClient:
-        import yaml
-
-        from ackaudit.userfiles import read_text
-
-        text = read_text(path, "kubeconfig")
-        try:
-            config = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise UsageError(f"cannot read kubeconfig {shown_path(path)}: {one_line(exc)}") from None
-        return cls.from_kubeconfig(config, context, timeout=timeout)
+        return cls.from_kubeconfig(load_kubeconfig_file(path), context, timeout=timeout)
 
     def _call(self, action: str, fn: Any) -> Any:
         def attempt() -> tuple[Any, None]:
@@ -199,6 +194,175 @@ class KubeClient:
 
     def close(self) -> None:
         self._api.close()
+
+
+def load_kubeconfig_file(path: str) -> Any:
+    """The parsed kubeconfig `path` (read once: it may be a pipe)."""
+    import yaml
+
+    from ackaudit.userfiles import read_text
+
+    text = read_text(path, "kubeconfig")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"cannot read kubeconfig {shown_path(path)}: {one_line(exc)}") from None
+
+
+def check_context(config: Any, context: str | None) -> None:
+    """A --context the kubeconfig does not have is the user's to fix."""
+    if context is None:
+        return
+    contexts = config.get("contexts") if isinstance(config, dict) else None
+    names = [str(c.get("name")) for c in contexts or [] if isinstance(c, dict)]
+    if context not in names:
+        raise UsageError(f"--context {shown(context)} is not in the kubeconfig",
+                         hint=f"its contexts: {', '.join(shown(n) for n in names[:5]) or 'none'}")
+
+
+# What ConfigMapReader understands of a kubeconfig; anything else set leaves it to the official client.
+_LIGHT_CLUSTER_KEYS = {"server", "certificate-authority-data", "insecure-skip-tls-verify", "tls-server-name"}
+_LIGHT_USER_KEYS = {"token", "client-certificate-data", "client-key-data"}
+
+
+def _named(config: dict[str, Any], section: str, name: Any, key: str) -> dict[str, Any] | None:
+    for item in config.get(section) or []:
+        if isinstance(item, dict) and item.get("name") == name and isinstance(item.get(key), dict):
+            return item[key]
+    return None
+
+
+class ConfigMapReader:
+    """Reads one ConfigMap with a single GET through urllib3, without importing the official client."""
+
+    def __init__(self, server: str, headers: dict[str, str], pool: Any, *,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.server = server.rstrip("/")
+        self._headers, self._pool, self._timeout_seconds = headers, pool, timeout
+
+    @classmethod
+    def from_kubeconfig(cls, config: Any, context: str | None = None, *,
+                        timeout: float = DEFAULT_TIMEOUT) -> ConfigMapReader | None:
+        """A reader for this kubeconfig, or None when only the official client can use it."""
+        import base64
+        import binascii
+        import ssl
+        import urllib.request
+        from urllib.parse import urlsplit
+
+        check_context(config, context)
+        if not isinstance(config, dict):
+            return None
+        ctx = _named(config, "contexts", context or config.get("current-context"), "context")
+        if ctx is None or set(ctx) - {"cluster", "user", "namespace"}:
+            return None
+        cluster = _named(config, "clusters", ctx.get("cluster"), "cluster")
+        user = _named(config, "users", ctx.get("user"), "user") if ctx.get("user") else {}
+        if cluster is None or user is None:
+            return None
+        if {k for k, v in cluster.items() if v not in (None, "", False)} - _LIGHT_CLUSTER_KEYS \
+                or {k for k, v in user.items() if v not in (None, "")} - _LIGHT_USER_KEYS:
+            return None
+        server = cluster.get("server")
+        if not isinstance(server, str) or urlsplit(server).scheme not in ("http", "https") \
+                or not urlsplit(server).hostname:
+            return None
+        proxies = urllib.request.getproxies()
+        if proxies.get(urlsplit(server).scheme) or proxies.get("all"):
+            return None                  # the official client tunnels through it; so should we
+        headers = {"Accept": "application/json", "User-Agent": "ackaudit"}
+        token = user.get("token")
+        if token:
+            if not isinstance(token, str):
+                return None
+            headers["Authorization"] = f"Bearer {token}"
+        import urllib3
+
+        urllib3_timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        if urlsplit(server).scheme == "http":
+            return cls(server, headers, urllib3.PoolManager(timeout=urllib3_timeout, retries=False), timeout=timeout)
+        try:
+            ca = base64.b64decode(cluster["certificate-authority-data"]).decode("ascii") \
+                if cluster.get("certificate-authority-data") else None
+            cert = base64.b64decode(user["client-certificate-data"]) if user.get("client-certificate-data") else None
+            key = base64.b64decode(user["client-key-data"]) if user.get("client-key-data") else None
+        except (binascii.Error, ValueError, TypeError):
+            return None                  # let the official client say what is wrong with it
+        if (cert is None) != (key is None):
+            return None
+        insecure = cluster.get("insecure-skip-tls-verify") is True
+        try:
+            tls = ssl.create_default_context(cadata=ca)   # else the system's, as urllib3 does
+            if insecure:
+                tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+            if cert is not None and key is not None:
+                _load_client_certificate(tls, cert, key)
+        except (ssl.SSLError, OSError, ValueError):
+            return None
+        options: dict[str, Any] = {"ssl_context": tls, "timeout": urllib3_timeout, "retries": False}
+        if insecure:
+            options.update(cert_reqs="CERT_NONE", assert_hostname=False)
+        if cluster.get("tls-server-name"):
+            options["server_hostname"] = str(cluster["tls-server-name"])
+        return cls(server, headers, urllib3.PoolManager(**options), timeout=timeout)
+
+    def read_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The ConfigMap's data, or None when there is no such ConfigMap."""
+        import json
+        from urllib.parse import quote
+
+        from urllib3.exceptions import HTTPError
+        from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+        action = "ReadConfigMap"
+        url = f"{self.server}/api/v1/namespaces/{quote(namespace, safe='')}/configmaps/{quote(name, safe='')}"
+
+        def attempt() -> tuple[Any, None]:
+            try:
+                resp = self._pool.request("GET", url, headers=self._headers, redirect=False)
+            except Urllib3Timeout:
+                raise ConnectError(SERVICE, self.server, f"timed out after {self._timeout_seconds:g} s",
+                                   timed_out=True) from None
+            except HTTPError as exc:
+                raise ConnectError(SERVICE, self.server, _reason(exc)) from None
+            if resp.status in (401, 403):
+                raise AuthError(f"Kubernetes API at {self.server} refused {action}: {resp.status} {resp.reason}",
+                                hint="the identity needs read access to nodes, pods, daemonsets and "
+                                     "kube-system configmaps")
+            if resp.status == 404:
+                return None, None
+            if not 200 <= resp.status < 300:
+                raise ApiError(SERVICE, action, str(resp.reason or "Error"), f"HTTP {resp.status}",
+                               status=resp.status, endpoint=self.server)
+            try:
+                body = json.loads(resp.data)
+            except ValueError:
+                body = None
+            if not isinstance(body, dict) or not isinstance(body.get("data") or {}, dict):
+                raise ApiError(SERVICE, action, "InvalidResponse", "the answer is not a ConfigMap",
+                               status=resp.status, endpoint=self.server)
+            return {str(k): str(v) for k, v in (body.get("data") or {}).items()}, None
+
+        return calls.call(SERVICE, action, attempt)
+
+    def close(self) -> None:
+        self._pool.clear()
+
+
+def _load_client_certificate(tls: Any, cert: bytes, key: bytes) -> None:
+    """ssl loads a certificate and key only from files: private ones, removed at once."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ackaudit-kube-") as tmp:
+        paths = []
+        for name, data in (("cert.pem", cert), ("key.pem", key)):
+            path = os.path.join(tmp, name)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            paths.append(path)
+        tls.load_cert_chain(paths[0], paths[1])
 
 
 def _reason(exc: Exception) -> str:

@@ -119,6 +119,20 @@ class Cloud:
         return sls_endpoint(self.region, self._env)
 
     @cached_property
+    def cache_identity(self) -> tuple[str, ...] | None:
+        """Who answers this session's questions, for caches kept between invocations: the sandbox
+        world's folder, or the access key, region and endpoints. None when it cannot be told."""
+        if self.is_sandbox:
+            return ("sandbox", str(sandbox_dir(self._env).resolve()), self.region)
+        try:
+            key_id = self.credentials.provider().get_credentials().get_access_key_id()
+        except Exception:   # no identity, no cache: the calls themselves report the problem
+            return None
+        if not key_id:
+            return None
+        return ("account", str(key_id), self.region, self.cs_endpoint.url, self.sls_endpoint.url)
+
+    @cached_property
     def ack(self) -> Any:
         from ackaudit.cloud.ack import AckClient
 

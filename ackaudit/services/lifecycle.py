@@ -118,8 +118,7 @@ def enable(ctx: ClusterContext, *, retention_days: int | None = None, force: boo
 
 def _reset_discovery(ctx: ClusterContext) -> None:
     # The log component may have just created the ConfigMap that names the project.
-    for name in ("log_config", "project"):
-        ctx.__dict__.pop(name, None)
+    ctx.forget_project()
 
 
 def _describe_logstore(ctx: ClusterContext, result: EnableResult) -> dict[str, Any] | None:
@@ -267,6 +266,7 @@ def disable(ctx: ClusterContext, *, purge: bool = False, alerts: Any = None,
         result.changed = True
     if purge and ctx.cloud.sls.get_logstore(project, ctx.logstore) is not None:
         ctx.cloud.sls.delete_logstore(project, ctx.logstore)
+        ctx.forget_project()      # nothing to remember: the logstore is gone
         result.purged, result.logstore_kept, result.changed = True, False, True
     else:
         result.logstore_kept = ctx.cloud.sls.get_logstore(project, ctx.logstore) is not None

@@ -18,6 +18,7 @@ from conftest import (
 AUDITED_PROJECT = f"k8s-log-{AUDITED_CLUSTER_ID}"
 AUDITED_LOGSTORE = f"advaudit-{AUDITED_CLUSTER_ID}"
 CONFIGMAP = "ConfigMap kube-system/alibaba-log-configuration"
+METADATA = "cluster meta_data AuditProjectName"
 
 
 @pytest.fixture(autouse=True)
@@ -98,18 +99,27 @@ def test_status_on_a_cluster_without_audit_says_so_and_how_to_enable(cli):
 
 # -- where the SLS project comes from -------------------------------------------------------------
 def test_the_project_source_is_shown_in_verbose_and_status(cli):
+    # The cluster's metadata names the project and the audit logstore is there: the ConfigMap,
+    # which names the same project, is not read (services/cluster.py).
     run = cli("-v", "query", "--cluster", AUDITED_CLUSTER_ID, "--limit", "1")
     assert run.exit_code == 0, run.stderr
-    assert f"· SLS project {AUDITED_PROJECT} (from the {CONFIGMAP})" in run.stderr
+    assert f"· SLS project {AUDITED_PROJECT} (from the {METADATA})" in run.stderr
     status = cli("status", "--cluster", AUDITED_CLUSTER_ID, "-o", "json")
-    assert status.json()["project_source"] == CONFIGMAP
+    assert (status.json()["project"], status.json()["project_source"]) == (AUDITED_PROJECT, METADATA)
 
 
-def test_an_unreadable_configmap_is_a_warning_not_a_silent_fallback(cli, sandbox):
+def test_an_unreadable_configmap_is_a_warning_not_a_silent_fallback(cli, sandbox, monkeypatch):
+    monkeypatch.setenv("ACKAUDIT_PROJECT_CACHE_TTL", "0")     # each run discovers the project
     fault(sandbox, "5xx", "kube", "/configmaps/alibaba-log-configuration$")
+    # Not needed: the metadata's project holds the logstore.
+    run = cli("query", "--cluster", AUDITED_CLUSTER_ID, "--limit", "1", "-o", "json")
+    assert run.exit_code == 0 and len(run.json()) == 1 and warnings_of(run) == []
+    # Needed, because SLS would not say whether that project holds the logstore.
+    fault(sandbox, "deny", "sls", r"GET /logstores/advaudit-[0-9a-f]+$", count=1)
     run = cli("query", "--cluster", AUDITED_CLUSTER_ID, "--limit", "1", "-o", "json")
     assert run.exit_code == 0 and len(run.json()) == 1   # the fallback project holds the logstore
     assert any(f"cannot read {CONFIGMAP}" in w and "instead" in w for w in warnings_of(run))
+    fault(sandbox, "deny", "sls", r"GET /logstores/advaudit-[0-9a-f]+$", count=1)
     status = cli("status", "--cluster", AUDITED_CLUSTER_ID, "-o", "json")
     assert status.exit_code == 1
     assert status.json()["project_source"] != CONFIGMAP

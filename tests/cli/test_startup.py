@@ -26,3 +26,19 @@ def test_help_imports_no_heavy_package(args):
     assert "ackaudit.cli" in modules  # the measurement itself works
     loaded = sorted(m for m in modules for heavy in HEAVY if m == heavy or m.startswith(heavy + "."))
     assert loaded == []
+
+
+def test_a_query_on_an_audited_cluster_does_not_import_kubernetes(sandbox):
+    """Finding the SLS project needs no Kubernetes client when the cheap sources find the logstore."""
+    import os
+
+    from ackaudit.sandbox.world_clusters import AUDITED_CLUSTER_ID
+
+    env = {**os.environ, **sandbox.client_env()}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "ackaudit", "query", "--cluster",
+                           AUDITED_CLUSTER_ID, "--since", "1h"], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+             if line.startswith("import time:") and "|" in line}
+    assert "aliyun.log" in names                                     # the measurement itself works
+    assert not [m for m in names if m == "kubernetes" or m.startswith("kubernetes.")]
