@@ -23,7 +23,6 @@ from ackaudit.services.export_plan import CsvLines, EventMaker, jsonl_text
 from ackaudit.services.files import Target, staged
 
 _READERS = 4                 # shards read at once
-_BATCH = 1000                # rows converted together when the rows come from elsewhere
 Progress = Callable[[int, int | None], None]    # (events written, __time__ of the latest one)
 
 
@@ -42,10 +41,20 @@ class _Lines:
 
 
 class _Counter:
+    """Events written so far, and the __time__ of the latest; progress is told of every thousand."""
+
+    _EVERY = 1000
+
     def __init__(self) -> None:
         self.written = 0
         self.latest: int | None = None
         self._lock = threading.Lock()
+        self._reported = 0
+
+    def report(self, progress: Progress | None) -> None:
+        if progress is not None and self.written // self._EVERY > self._reported // self._EVERY:
+            self._reported = self.written
+            progress(self.written, self.latest)
 
     def add(self, events: list[dict[str, Any]]) -> None:
         if events:
@@ -129,13 +138,8 @@ def _export_rows(rows: Iterable[dict[str, Any]], target: Target, fmt: str, *, re
             with open(parts[0], "w", encoding="utf-8", newline="") as out:
                 out.write(lines.header())
                 try:
-                    batch: list[dict[str, Any]] = []
-                    for row in rows:
-                        batch.append(row)
-                        if len(batch) == _BATCH:
-                            _write(out, maker, lines, batch, counter, progress)
-                            batch = []
-                    _write(out, maker, lines, batch, counter, progress)
+                    for row in rows:             # one at a time: none is held once written
+                        _write(out, maker, lines, [row], counter, progress)
                 except BaseException:
                     if hasattr(rows, "close"):       # stop a reader working ahead
                         rows.close()
@@ -154,8 +158,7 @@ def _write(out: IO[str], maker: EventMaker, lines: _Lines, rows: list[dict[str, 
     events = maker.events(rows)
     out.write(lines.text(events))
     counter.add(events)
-    if progress is not None and events:
-        progress(counter.written, counter.latest)
+    counter.report(progress)
 
 
 def export_shards(sls: Any, project: str, logstore: str, from_time: int, to_time: int, target: Target,
@@ -228,8 +231,7 @@ def _export_shards(sls: Any, project: str, logstore: str, shards: Sequence[int],
                 for reader in readers:
                     while reader.is_alive():
                         reader.join(0.2)
-                        if progress is not None and counter.written:
-                            progress(counter.written, counter.latest)
+                        counter.report(progress)
             finally:
                 stop.set()
             if errors:
