@@ -159,12 +159,47 @@ _PARQUET_TYPES = {
 
 
 # DuckDB converts the staged JSON lines in one streaming COPY: one thread keeps the rows in the order
-# they were staged, and row groups of 10,000 keep its memory to about 100 MB whatever the size.
+# they were staged, and row groups of 10,000 keep its memory to about 100 MB whatever the size. It runs
+# in a fresh interpreter of its own, which holds nothing else (this process holds the SDKs, Typer...).
 _PARQUET_ROW_GROUP = 10_000
 
 
 def parquet_from_jsonl(stages: Sequence[Path], path: Path) -> None:
     """The staged JSON lines (files of flat events, in this order) as typed parquet columns at `path`."""
+    import subprocess
+    import sys
+
+    if getattr(sys, "frozen", False):              # no interpreter to start: convert here
+        copy_to_parquet(stages, path)
+        return
+    command = [sys.executable, "-c", "import sys; from ackaudit.services.archive import _parquet_main; "
+               "sys.exit(_parquet_main(sys.argv[1:]))", str(path), *map(str, stages)]
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, errors = proc.communicate()
+    except BaseException:                          # Ctrl-C: the conversion ends with us
+        proc.kill()
+        proc.wait()
+        raise
+    if proc.returncode != 0:
+        lines = errors.decode("utf-8", "replace").strip().splitlines()
+        raise OSError(errno.EIO, lines[-1] if lines else f"the parquet conversion failed ({proc.returncode})")
+
+
+def _parquet_main(argv: list[str]) -> int:
+    import sys
+
+    try:
+        copy_to_parquet([Path(stage) for stage in argv[1:]], Path(argv[0]))
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(exc.strerror or exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+def copy_to_parquet(stages: Sequence[Path], path: Path) -> None:
     import duckdb
 
     columns = {name: _PARQUET_TYPES.get(name, "VARCHAR") for name in ("__time__", *FIELD_NAMES, "risk")}
@@ -177,7 +212,7 @@ def parquet_from_jsonl(stages: Sequence[Path], path: Path) -> None:
                    f"ROW_GROUP_SIZE {_PARQUET_ROW_GROUP})", [[str(stage) for stage in stages], columns])
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
-    except duckdb.IOException as exc:
+    except duckdb.Error as exc:
         raise OSError(errno.EIO, str(exc).splitlines()[0]) from None
     finally:
         db.close()
