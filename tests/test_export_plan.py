@@ -45,6 +45,10 @@ ODD_ROWS = [
                                                                    "user": ["not", "an object"]}),
      "host": json.dumps({"hostip": 10, "nodename": {"nested": "object"}})},
     {"__time__": str(START), "kind": "Command", "process": json.dumps({"name": "x\u2028y\u00e9\ud7ff", "cmdline": "\t\r\n"})},
+    {"__time__": str(START), "kind": "Command", "process": json.dumps({"name": "a,b", "cmdline": 'say "hi"',
+                                                                      "cwd": "line\nbreak", "parentName": "cr\r"})},
+    {"__time__": str(START), "kind": "Command", "process": json.dumps({"name": " spaced ", "cmdline": "",
+                                                                      "cwd": "semi;colon|pipe", "pid": -1})},
     {},
 ]
 

@@ -4,7 +4,10 @@ one back as an event source, so every query, filter and session works offline as
 Export reads in bulk with SLS cursors (GetCursor + PullLogs over every shard) rather than by paging
 GetLogs: PullLogs hands over up to 1000 log groups per call, lz4-compressed, needs no index and does
 no search work, while GetLogs returns at most 100 rows per call and re-runs the search and sorts for
-every page, which gets slower the deeper the offset (bench/bench_export.py measures both).
+every page, which gets slower the deeper the offset (`bench/bench_export.py --reads` measures both).
+The shards are read at the same time and the rows turned into events a batch at a time with a field
+plan per key set (`services/exporter.py`, `services/export_plan.py`); an export holds the shards in
+shard order, each in arrival order.
 
 Files are written by the rules of `ackaudit.services.files`: staged in a temporary file and renamed
 (or copied through to stdout, a pipe or a device) once complete, so a failure or Ctrl-C never leaves a

@@ -24,6 +24,7 @@ from ackaudit.services.export_plan import CsvLines, EventMaker, jsonl_text
 from ackaudit.services.files import Target, staged
 
 _READERS = 4                 # shards read at once
+_FORK = hasattr(os, "fork")  # readers are processes where they can be, else threads of this one
 Progress = Callable[[int, int | None], None]    # (events written, __time__ of the latest one)
 
 
@@ -204,7 +205,7 @@ def _export_shards(sls: Any, project: str, logstore: str, shards: Sequence[int],
                     out.write(lines.header() if index == 0 else "")
             job = _Job(sls, project, logstore, from_time, to_time, now, maker, lines)
             jobs = list(zip(shards, parts, strict=False))
-            if len(jobs) > 1 and hasattr(os, "fork"):
+            if len(jobs) > 1 and _FORK:
                 _read_in_processes(job, jobs, counter, progress)
             else:
                 _read_in_threads(job, jobs, counter, progress)

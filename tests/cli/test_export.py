@@ -458,3 +458,34 @@ def test_export_equals_the_per_row_reference_field_by_field(cli, sandbox, window
             assert new[key] == old[key], (index, key)
     if fmt != "parquet":                   # and the text itself, byte for byte
         assert out.read_bytes() == reference.read_bytes()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_shards_read_by_threads_or_processes_give_the_same_file(sandbox, window, tmp_path, monkeypatch, fmt):
+    """Where there is no fork the shards are read by threads: the same file, byte for byte (parquet: row
+    for row)."""
+    from ackaudit.audit.risky import builtin_catalogue
+    from ackaudit.cli._events import CSV_FIELDS
+    from ackaudit.cloud.credentials import resolve_credentials
+    from ackaudit.cloud.endpoints import sls_endpoint
+    from ackaudit.cloud.sls import SlsClient
+    from ackaudit.services import exporter
+    from ackaudit.services.archive import export_logstore
+    from ackaudit.services.files import output_target
+
+    env = sandbox.client_env()
+    region = env["ALIBABA_CLOUD_REGION_ID"]
+    sls = SlsClient(region, sls_endpoint(region, env), resolve_credentials(None, env))
+    assert len(sls.shard_ids(PROJECT, LOGSTORE)) > 1
+    files = {}
+    for fork in (True, False):
+        monkeypatch.setattr(exporter, "_FORK", fork)
+        files[fork] = tmp_path / f"fork-{fork}.{fmt}"
+        result = export_logstore(sls, PROJECT, LOGSTORE, *window, output_target(str(files[fork]), force=False), fmt,
+                                 now=time.time(), redact=True, catalogue=builtin_catalogue(), csv_order=CSV_FIELDS)
+        assert result.events == engine_count(sandbox, window)
+    if fmt == "parquet":
+        assert _parquet_rows(files[True]) == _parquet_rows(files[False])
+    else:
+        assert files[True].read_bytes() == files[False].read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f.name for f in files.values())
