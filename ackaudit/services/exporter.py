@@ -355,6 +355,7 @@ class _Reader:
             status = 1
             try:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+                _end_with_parent()
                 os.close(read_end)
                 _reader_main(job, shard, part, write_end)
                 status = 0
@@ -402,6 +403,18 @@ class _Reader:
             os.waitpid(self.pid, 0)
         with contextlib.suppress(OSError):
             os.close(self.fd)
+
+
+def _end_with_parent() -> None:
+    """Have the kernel end this reader if the main process dies without ending it (Linux)."""
+    import signal
+
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)     # PR_SET_PDEATHSIG
+    except (OSError, AttributeError, ImportError):
+        pass
 
 
 def _reader_main(job: _Job, shard: int, part: Path, fd: int) -> None:
