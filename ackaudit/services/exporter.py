@@ -6,8 +6,10 @@ order a one-shard-after-another read gives, whatever the timing. Shard parts are
 output's temporary file and removed whatever happens; the output itself is only published by
 `services.files.staged` once joined, so an error or Ctrl-C never leaves a partial file.
 
-Shards are read by threads, at most _READERS at once: the reads wait on the network, and a thread
-converts its batch (`export_plan`) while the others' requests are in flight.
+Shards are read by processes forked for them, at most _READERS at once (threads of this process
+where there is no fork): turning rows into lines (`export_plan`) is CPU work, which the threads of
+one process would take turns at, and each reader converts its batch while the others' requests are
+in flight. A reader has a client of its own and reports progress, then done or its error, on a pipe.
 """
 
 from __future__ import annotations
