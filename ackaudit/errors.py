@@ -50,6 +50,18 @@ class AckAuditError(Exception):
         self.hint = hint
         self.request_id = request_id
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled whole (an export's shard readers hand their errors to the main process), whatever
+        the subclass's constructor takes."""
+        return _restored, (type(self), self.args, self.__dict__)
+
+
+def _restored(cls: type[AckAuditError], args: tuple[object, ...], state: dict[str, object]) -> AckAuditError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class UsageError(AckAuditError):
     """Bad input that parsing could not catch (a malformed time, an unknown format...)."""

@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         """
         from ackaudit.audit.risky import builtin_catalogue
         from ackaudit.audit.timeparse import iso, window
-        from ackaudit.services.archive import export_events, format_of, read_window
+        from ackaudit.services.archive import export_logstore, format_of
         from ackaudit.services.cluster import ClusterContext
         from ackaudit.services.files import output_target
 
@@ -54,10 +54,9 @@ def register(app: typer.Typer) -> None:
         if no_redact:
             _output.warn(f"--no-redact: {out} will contain the secrets found in command lines")
         with _output.progress(f"exporting {project}/{ctx.logstore} from {iso(from_time)} to {iso(to_time)}") as update:
-            rows = read_window(ctx.cloud.sls, project, ctx.logstore, from_time, to_time, now=now)
-            result = export_events(rows, target, fmt, from_time, to_time, redact=not no_redact,
-                                   catalogue=builtin_catalogue(), csv_order=_events.CSV_FIELDS,
-                                   progress=_every_second(update))
+            result = export_logstore(ctx.cloud.sls, project, ctx.logstore, from_time, to_time, target, fmt, now=now,
+                                     redact=not no_redact, catalogue=builtin_catalogue(),
+                                     csv_order=_events.CSV_FIELDS, progress=_every_second(update))
         _output.emit(result.to_json(), human=lambda _: _output.success(
             f"{result.events:,} events written to {'stdout' if target.to_stdout else result.out} "
             f"({result.bytes:,} bytes, {fmt})"))

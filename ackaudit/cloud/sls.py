@@ -63,6 +63,10 @@ class SlsClient:
         self._client: Any = None
         self._lock = threading.Lock()
 
+    def fresh(self) -> SlsClient:
+        """A client of its own, sharing no connection with this one (for a forked process)."""
+        return SlsClient(self.region, self.endpoint, self._credentials, timeout=self._timeout)
+
     def _log(self) -> Any:
         with self._lock:
             if self._client is None:

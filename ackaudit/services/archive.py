@@ -4,7 +4,10 @@ one back as an event source, so every query, filter and session works offline as
 Export reads in bulk with SLS cursors (GetCursor + PullLogs over every shard) rather than by paging
 GetLogs: PullLogs hands over up to 1000 log groups per call, lz4-compressed, needs no index and does
 no search work, while GetLogs returns at most 100 rows per call and re-runs the search and sorts for
-every page, which gets slower the deeper the offset (bench/bench_export.py measures both).
+every page, which gets slower the deeper the offset (`bench/bench_export.py --reads` measures both).
+The shards are read at the same time and the rows turned into events a batch at a time with a field
+plan per key set (`services/exporter.py`, `services/export_plan.py`); an export holds the shards in
+shard order, each in arrival order.
 
 Files are written by the rules of `ackaudit.services.files`: staged in a temporary file and renamed
 (or copied through to stdout, a pipe or a device) once complete, so a failure or Ctrl-C never leaves a
@@ -19,16 +22,16 @@ import errno
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ackaudit.audit.escape import csv_cell, csv_value
+from ackaudit.audit.escape import csv_value
 from ackaudit.audit.fields import FIELD_NAMES, FIELDS, JSON_CONTAINERS, flatten_event
 from ackaudit.audit.timeparse import iso, window
 from ackaudit.errors import UsageError, shown, shown_path
-from ackaudit.services.files import Target, check_suffix, staged
+from ackaudit.services.files import Target, check_suffix
 
 FORMATS = ("jsonl", "csv", "parquet")
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -57,16 +60,23 @@ def read_window(sls: Any, project: str, logstore: str, from_time: int, to_time: 
 
 def _pulled_batches(sls: Any, project: str, logstore: str, from_time: int, to_time: int, *,
                     now: float) -> Iterator[list[dict[str, str]]]:
-    last_receive = to_time + LATE_ARRIVAL
     for shard in sls.shard_ids(project, logstore):
-        cursor = sls.cursor_at(project, logstore, shard, max(0, from_time - CLOCK_SKEW))
-        end_cursor = sls.cursor_at(project, logstore, shard, "end" if last_receive >= now else last_receive)
-        while True:
-            pulled = sls.pull_logs(project, logstore, shard, cursor, end_cursor=end_cursor, count=PULL_GROUPS)
-            yield [row for row in pulled.rows if from_time <= int(row["__time__"]) < to_time]
-            if pulled.next_cursor == cursor:
-                break
-            cursor = pulled.next_cursor
+        yield from shard_batches(sls, project, logstore, shard, from_time, to_time, now=now)
+
+
+def shard_batches(sls: Any, project: str, logstore: str, shard: int, from_time: int, to_time: int, *,
+                  now: float) -> Iterator[list[dict[str, str]]]:
+    """One shard's raw rows with `from_time <= __time__ < to_time`, a PullLogs batch at a time, in
+    arrival order."""
+    last_receive = to_time + LATE_ARRIVAL
+    cursor = sls.cursor_at(project, logstore, shard, max(0, from_time - CLOCK_SKEW))
+    end_cursor = sls.cursor_at(project, logstore, shard, "end" if last_receive >= now else last_receive)
+    while True:
+        pulled = sls.pull_logs(project, logstore, shard, cursor, end_cursor=end_cursor, count=PULL_GROUPS)
+        yield [row for row in pulled.rows if from_time <= int(row["__time__"]) < to_time]
+        if pulled.next_cursor == cursor:
+            break
+        cursor = pulled.next_cursor
 
 
 _PREFETCH = 2       # batches read ahead: enough to hide the network, few enough to keep memory flat
@@ -137,47 +147,6 @@ def csv_columns(leading: Sequence[str]) -> list[str]:
     return [*leading, *rest]
 
 
-class _JsonlWriter:
-    def __init__(self, path: Path) -> None:
-        self._file = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed by close()
-
-    def write(self, event: dict[str, Any]) -> None:
-        self._file.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
-
-    def close(self) -> None:
-        self._file.close()
-
-    abort = close
-
-
-class _CsvWriter:
-    def __init__(self, path: Path, columns: Sequence[str]) -> None:
-        self._file = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed by close()
-        self._columns = list(columns)
-        self._csv = csv.writer(self._file, lineterminator="\n")
-        self._csv.writerow(self._columns)
-
-    def write(self, event: dict[str, Any]) -> None:
-        self._csv.writerow([csv_cell(_csv_cell(key, event.get(key))) for key in self._columns])
-
-    def close(self) -> None:
-        self._file.close()
-
-    abort = close
-
-
-def _csv_cell(key: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if key == "risk":                      # as `query -o csv` shows it: the program's name
-        return value.get("name", "") if isinstance(value, dict) else str(value)
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 # Parquet column types; every other field is VARCHAR.
 _PARQUET_TYPES = {
     "__time__": "BIGINT",
@@ -192,37 +161,64 @@ _PARQUET_TYPES = {
 }
 
 
-class _ParquetWriter:
-    """Events are staged as JSON lines on disk (memory stays flat), then DuckDB converts the stage
-    to typed parquet columns in one streaming COPY."""
+# DuckDB converts the staged JSON lines in one streaming COPY: one thread keeps the rows in the order
+# they were staged, and row groups of 10,000 keep its memory to about 100 MB whatever the size. It runs
+# in a fresh interpreter of its own, which holds nothing else (this process holds the SDKs, Typer...).
+_PARQUET_ROW_GROUP = 10_000
 
-    def __init__(self, path: Path, stage: Path) -> None:
-        self._path, self._stage = path, stage
-        self._lines = _JsonlWriter(stage)
 
-    def write(self, event: dict[str, Any]) -> None:
-        self._lines.write(event)
+def parquet_from_jsonl(stages: Sequence[Path], path: Path) -> None:
+    """The staged JSON lines (files of flat events, in this order) as typed parquet columns at `path`."""
+    import subprocess
+    import sys
 
-    def abort(self) -> None:
-        self._lines.close()
+    if getattr(sys, "frozen", False):              # no interpreter to start: convert here
+        copy_to_parquet(stages, path)
+        return
+    command = [sys.executable, "-c", "import sys; from ackaudit.services.archive import _parquet_main; "
+               "sys.exit(_parquet_main(sys.argv[1:]))", str(path), *map(str, stages)]
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, errors = proc.communicate()
+    except BaseException:                          # Ctrl-C: the conversion ends with us
+        proc.kill()
+        proc.wait()
+        raise
+    if proc.returncode != 0:
+        lines = errors.decode("utf-8", "replace").strip().splitlines()
+        raise OSError(errno.EIO, lines[-1] if lines else f"the parquet conversion failed ({proc.returncode})")
 
-    def close(self) -> None:
-        import duckdb
 
-        self._lines.close()
-        columns = {name: _PARQUET_TYPES.get(name, "VARCHAR") for name in ("__time__", *FIELD_NAMES, "risk")}
-        db = duckdb.connect()
-        try:
-            db.execute("SET TimeZone = 'UTC'")
-            db.execute(f"COPY (SELECT * FROM read_json(?, format = 'newline_delimited', columns = ?)) "
-                       f"TO '{_sql_text(str(self._path))}' (FORMAT parquet, COMPRESSION zstd)",
-                       [str(self._stage), columns])
-        except duckdb.InterruptException:
-            raise KeyboardInterrupt from None
-        except duckdb.IOException as exc:
-            raise OSError(errno.EIO, str(exc).splitlines()[0]) from None
-        finally:
-            db.close()
+def _parquet_main(argv: list[str]) -> int:
+    import sys
+
+    try:
+        copy_to_parquet([Path(stage) for stage in argv[1:]], Path(argv[0]))
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(exc.strerror or exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+def copy_to_parquet(stages: Sequence[Path], path: Path) -> None:
+    import duckdb
+
+    columns = {name: _PARQUET_TYPES.get(name, "VARCHAR") for name in ("__time__", *FIELD_NAMES, "risk")}
+    db = duckdb.connect(config={"threads": 1})
+    try:
+        db.execute("SET TimeZone = 'UTC'")
+        db.execute("SET preserve_insertion_order = true")
+        db.execute(f"COPY (SELECT * FROM read_json(?, format = 'newline_delimited', columns = ?)) "
+                   f"TO '{_sql_text(str(path))}' (FORMAT parquet, COMPRESSION zstd, "
+                   f"ROW_GROUP_SIZE {_PARQUET_ROW_GROUP})", [[str(stage) for stage in stages], columns])
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
+    except duckdb.Error as exc:
+        raise OSError(errno.EIO, str(exc).splitlines()[0]) from None
+    finally:
+        db.close()
 
 
 def _sql_text(text: str) -> str:
@@ -247,76 +243,27 @@ class ExportResult:
 Progress = Callable[[int, int | None], None]    # (events written, __time__ of the latest one)
 
 
-class _Redaction:
-    """`redact_event` for a stream of events. Command lines repeat a great deal (health checks, CI
-    steps, the same shell opened in every session) and redaction is the costliest step of an export,
-    so each distinct set of command values is redacted once."""
-
-    def __init__(self) -> None:
-        from functools import lru_cache
-
-        from ackaudit.audit.redact import redact_event
-
-        probe = "mysql -psecret"
-        # The fields redaction rewrites; every other field of a flat event it leaves as it is.
-        self._keys = tuple(n for n in FIELD_NAMES if redact_event({n: probe})[n] != probe)
-        self._redact_event = redact_event
-        self._redacted = lru_cache(maxsize=20_000)(self._redact_values)
-
-    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
-        values = tuple((k, tuple(v) if isinstance(v, list) else v) for k in self._keys if (v := event.get(k)))
-        if not values:
-            return event
-        out = dict(event)
-        out.update(self._redacted(values))
-        return out
-
-    def _redact_values(self, values: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
-        return self._redact_event({k: list(v) if isinstance(v, tuple) else v for k, v in values})
-
-
 def export_events(rows: Iterable[dict[str, str]], target: Target, fmt: str, from_time: int, to_time: int, *,
                   redact: bool, catalogue: dict[str, Any], csv_order: Sequence[str],
                   progress: Progress | None = None) -> ExportResult:
     """Write `rows` (raw audit rows) as flat events, risk-marked and (unless told) redacted."""
-    from ackaudit.audit.risky import risk_of
-    from ackaudit.services.investigate import full_time
+    from ackaudit.services.exporter import export_events as write_events
 
-    redact_event = _Redaction()
-    written = 0
-    with staged(target) as staging:
-        stage = staging.path.with_name(staging.path.name + ".stage.jsonl")
-        try:
-            writer = _open_writer(fmt, staging.path, stage, csv_order)
-            try:
-                for row in rows:
-                    event = full_time(flatten_event(row))
-                    risk = risk_of(event, catalogue)
-                    if redact:
-                        event = redact_event(event)
-                    event["risk"] = asdict(risk) if risk else None
-                    writer.write(event)
-                    written += 1
-                    if progress is not None and written % 1000 == 0:
-                        progress(written, event.get("__time__"))
-            except BaseException:
-                writer.abort()
-                if hasattr(rows, "close"):       # stop a reader working ahead
-                    rows.close()
-                raise
-            writer.close()
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                stage.unlink()
-    return ExportResult(target.name, fmt, written, from_time, to_time, staging.bytes, redact)
+    events, size = write_events(rows, target, fmt, redact=redact, catalogue=catalogue,
+                                csv_columns=csv_columns(csv_order), progress=progress)
+    return ExportResult(target.name, fmt, events, from_time, to_time, size, redact)
 
 
-def _open_writer(fmt: str, part: Path, stage: Path, csv_order: Sequence[str]) -> Any:
-    if fmt == "jsonl":
-        return _JsonlWriter(part)
-    if fmt == "csv":
-        return _CsvWriter(part, csv_columns(csv_order))
-    return _ParquetWriter(part, stage)
+def export_logstore(sls: Any, project: str, logstore: str, from_time: int, to_time: int, target: Target,
+                    fmt: str, *, now: float, redact: bool, catalogue: dict[str, Any], csv_order: Sequence[str],
+                    progress: Progress | None = None) -> ExportResult:
+    """Every event of the window in the logstore, its shards read at the same time and written in shard
+    order (each in arrival order), as `export_events` writes them."""
+    from ackaudit.services.exporter import export_shards
+
+    events, size = export_shards(sls, project, logstore, from_time, to_time, target, fmt, now=now, redact=redact,
+                                 catalogue=catalogue, csv_columns=csv_columns(csv_order), progress=progress)
+    return ExportResult(target.name, fmt, events, from_time, to_time, size, redact)
 
 
 # -- reading files back --------------------------------------------------------------------------
