@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from summary import record  # noqa: E402
+from world import generated_world  # noqa: E402
 
 DAY = 86400
 FIXED_TARGET = 0.2          # seconds over `ackaudit --help`
@@ -73,26 +74,6 @@ def _iso(epoch: int) -> str:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
-
-
-def load_events(state_dir: Path, cluster: str, events: int) -> int:
-    from ackaudit.sandbox import open_sandbox
-    from ackaudit.sandbox.generate import generate_events
-
-    state = open_sandbox(state_dir)
-    project, logstore = f"k8s-log-{cluster}", f"advaudit-{cluster}"
-    end = time.time() - 60
-    batch: list[dict] = []
-    for row in generate_events(events, seed=5, start=end - 7 * DAY, end=end):
-        batch.append(row)
-        if len(batch) == 50_000:
-            state.events.append(project, logstore, batch)
-            batch = []
-    if batch:
-        state.events.append(project, logstore, batch)
-    total = state.events.count(project, logstore)
-    state.close()
-    return total
 
 
 class _Recording:
@@ -178,7 +159,7 @@ def main() -> int:
         # -- 2. report concurrency, over a generated logstore -------------------------------------
         big = Path(tmp) / "big"
         t0 = time.perf_counter()
-        total = load_events(big, cluster, args.events)
+        total = generated_world(big, args.events)
         load = time.perf_counter() - t0
         state = open_sandbox(big)
         if args.engine_threads:

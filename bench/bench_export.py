@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from summary import record  # noqa: E402
+from world import generated_world  # noqa: E402
 
 DAY = 86400
 RATIO_TARGET = 2.0          # ackaudit's events/s over pull_log_dump's
@@ -53,27 +54,6 @@ class Run:
     @property
     def rate(self) -> float:
         return self.events / self.seconds
-
-
-def load_world(state_dir: Path, events: int) -> float:
-    from ackaudit.sandbox import open_sandbox
-    from ackaudit.sandbox.generate import generate_events
-    from ackaudit.sandbox.world_clusters import AUDITED_CLUSTER_ID
-
-    state = open_sandbox(state_dir)
-    project, logstore = f"k8s-log-{AUDITED_CLUSTER_ID}", f"advaudit-{AUDITED_CLUSTER_ID}"
-    end = time.time() - 60
-    batch: list[dict] = []
-    for row in generate_events(events, seed=5, start=end - 7 * DAY, end=end):
-        batch.append(row)
-        if len(batch) == 50_000:
-            state.events.append(project, logstore, batch)
-            batch = []
-    if batch:
-        state.events.append(project, logstore, batch)
-    total = state.events.count(project, logstore)
-    state.close()
-    return total
 
 
 # The command runs under a small Python parent that reports its peak RSS: Linux carries a process's
@@ -187,7 +167,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ackaudit-bench-") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
-        total = load_world(work / "world", args.events)
+        total = generated_world(work / "world", args.events)
         load = time.perf_counter() - t0
         state = open_sandbox(work / "world")
         server = SandboxServer(state).start()
