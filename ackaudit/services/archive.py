@@ -361,7 +361,9 @@ class FileSource:
             self._store.set_index(_FILE_PROJECT, self._logstore, bundled_index())
             # What `export` writes is read by DuckDB itself; anything else row by row, in Python.
             count = archive_sql.load(self._store, _FILE_PROJECT, self._logstore, path, kind, self._workdir.name)
+            self.read_by = "duckdb"
             if count is None:
+                self.read_by = "python"
                 count = self._store.append(_FILE_PROJECT, self._logstore, load_rows(path))
             self.count = count
             self.span = self._store.time_span(_FILE_PROJECT, self._logstore)
