@@ -207,22 +207,27 @@ class _ParquetWriter:
         self._lines.close()
 
     def close(self) -> None:
-        import duckdb
-
         self._lines.close()
-        columns = {name: _PARQUET_TYPES.get(name, "VARCHAR") for name in ("__time__", *FIELD_NAMES, "risk")}
-        db = duckdb.connect()
-        try:
-            db.execute("SET TimeZone = 'UTC'")
-            db.execute(f"COPY (SELECT * FROM read_json(?, format = 'newline_delimited', columns = ?)) "
-                       f"TO '{_sql_text(str(self._path))}' (FORMAT parquet, COMPRESSION zstd)",
-                       [str(self._stage), columns])
-        except duckdb.InterruptException:
-            raise KeyboardInterrupt from None
-        except duckdb.IOException as exc:
-            raise OSError(errno.EIO, str(exc).splitlines()[0]) from None
-        finally:
-            db.close()
+        jsonl_to_parquet(self._stage, self._path)
+
+
+def jsonl_to_parquet(stage: Path, path: Path) -> None:
+    """A jsonl export converted to the parquet export of the same events, in one streaming COPY."""
+    import duckdb
+
+    columns = {name: _PARQUET_TYPES.get(name, "VARCHAR") for name in ("__time__", *FIELD_NAMES, "risk")}
+    db = duckdb.connect()
+    try:
+        db.execute("SET TimeZone = 'UTC'")
+        db.execute(f"COPY (SELECT * FROM read_json(?, format = 'newline_delimited', columns = ?)) "
+                   f"TO '{_sql_text(str(path))}' (FORMAT parquet, COMPRESSION zstd)",
+                   [str(stage), columns])
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
+    except duckdb.IOException as exc:
+        raise OSError(errno.EIO, str(exc).splitlines()[0]) from None
+    finally:
+        db.close()
 
 
 def _sql_text(text: str) -> str:
@@ -342,7 +347,7 @@ class FileSource:
     paging behave exactly as against the cluster's logstore."""
 
     # A file is searched in pages this long (the engine is local: no reason for SLS's 100).
-    page_size = 10_000
+    page_size = 20_000
 
     def __init__(self, path: str) -> None:
         import tempfile
@@ -357,7 +362,9 @@ class FileSource:
         self._workdir = tempfile.TemporaryDirectory(prefix="ackaudit-source-")
         try:
             self._store = EventStore(None, max_lines=self.page_size)
-            self._store.configure(self._workdir.name)
+            # One DuckDB thread per statement: a report runs several statements at a time anyway, and
+            # each thread holds its own share of a scan's buffers (RSS grows with threads).
+            self._store.configure(self._workdir.name, threads=1)
             self._store.set_index(_FILE_PROJECT, self._logstore, bundled_index())
             # What `export` writes is read by DuckDB itself; anything else row by row, in Python.
             count = archive_sql.load(self._store, _FILE_PROJECT, self._logstore, path, kind, self._workdir.name)

@@ -108,18 +108,22 @@ def _time_text(column: str) -> str:
             f"THEN '.' || lpad(CAST({micros} AS VARCHAR), 6, '0') ELSE '' END || 'Z')")
 
 
-def _view_select(relation: str, types: dict[str, str], present: set[str], labels: list[str]) -> str:
-    """The statement a logstore view runs over `relation` (a parquet read with file_row_number)."""
+def _mask(present: set[str]) -> str:
+    """A row's keys (those of _KEYS it has) as a bit mask: the id of its keyset."""
     flags = {}
     for name in _TOP:
         flags[name] = f"{_q(name)} IS NOT NULL" if name in present else "false"
-    containers = {}
     for container in JSON_CONTAINERS:
-        containers[container] = _object(_tree(container), present)
         names = [f.name for f in FIELDS if f.container == container and f.name in present]
         flags[container] = " OR ".join(f"{_q(n)} IS NOT NULL" for n in names) if names else "false"
     mask = " + ".join(f"CASE WHEN {flags[key]} THEN {1 << bit} ELSE 0 END" for bit, key in enumerate(_KEYS))
-    columns = [f"file_row_number AS {SEQ}", f"{_q(TIME)} AS {TIME}", f"CAST({mask} AS INTEGER) AS {KEYSET}"]
+    return f"CAST({mask} AS INTEGER)"
+
+
+def _view_select(relation: str, types: dict[str, str], present: set[str], labels: list[str]) -> str:
+    """The statement a logstore view runs over `relation` (a parquet read with file_row_number)."""
+    containers = {container: _object(_tree(container), present) for container in JSON_CONTAINERS}
+    columns = [f"file_row_number AS {SEQ}", f"{_q(TIME)} AS {TIME}", f"{_mask(present)} AS {KEYSET}"]
     for name in _TOP:
         if name in present:
             value = _time_text(_q(name)) if name == "time" and types[name] != "VARCHAR" else _q(name)
@@ -155,19 +159,21 @@ def _attach_parquet(store: Any, project: str, logstore: str, path: str) -> int |
         if kind not in wanted:
             return None
     fields = [n for n in types if n not in (TIME, "risk")]
-    counts = ", ".join(f"count({_q(n)})" for n in fields)
-    row = store.run(f"SELECT count(*), count({_q(TIME)}){', ' + counts if counts else ''} "
-                     f"FROM read_parquet({_text(path)})")[0]
+    # One pass: which fields some row has, and which keysets there are (a field no row has is
+    # NULL throughout, so the mask over every column is the mask over the present ones).
+    counts = "".join(f", count({_q(n)})" for n in fields)
+    row = store.run(f"SELECT count(*), count({_q(TIME)}), list(DISTINCT {_mask(set(fields))}){counts} "
+                    f"FROM read_parquet({_text(path)})")[0]
     if row[1] != row[0]:
         return None                         # a row takes its time from `time`: the Python way
-    present = {n for n, c in zip(fields, row[2:], strict=True) if c}
+    masks = row[2]
+    present = {n for n, c in zip(fields, row[3:], strict=True) if c}
     labels: list[str] = []
     if "k8s.pod.labels" in present:
         labels = [k for (k,) in store.run(f"SELECT DISTINCT unnest(map_keys({_q('k8s.pod.labels')})) AS k "
                                            f"FROM read_parquet({_text(path)}) ORDER BY k")
                   if k is not None and '"' not in k and "\\" not in k]
     select = _view_select(relation, types, present, labels)
-    masks = [m for (m,) in store.run(f"SELECT DISTINCT {KEYSET} FROM ({select})")]
     return store.attach_view(project, logstore, select, _keysets(masks))
 
 
