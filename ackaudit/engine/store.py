@@ -5,6 +5,9 @@ keys the row arrived with), then one VARCHAR column per field name in lower case
 names are case-insensitive), including the dotted leaf columns of JSON fields. A small catalog
 (`ackaudit_logstores`, `ackaudit_keysets`) makes an on-disk store reopenable.
 
+A logstore may instead be a read-only view over a relation (`attach_view`: a file read where it
+lies), with the same columns; nothing is copied, each query reads the relation.
+
 Processes: DuckDB lets one process at a time open a database file. A store opened `shared=True`
 holds the file only for the length of each call (opening it, with retries while another process
 holds it, and reloading the catalog, so it sees what other processes wrote): several processes

@@ -211,6 +211,11 @@ class _ParquetWriter:
         jsonl_to_parquet(self._stage, self._path)
 
 
+# Row groups of this many events (DuckDB's default is 122,880): reading an export back with --source
+# then holds less of it in memory at a time, for a file about 2% larger.
+PARQUET_ROW_GROUP = 20_000
+
+
 def jsonl_to_parquet(stage: Path, path: Path) -> None:
     """A jsonl export converted to the parquet export of the same events, in one streaming COPY."""
     import duckdb
@@ -220,7 +225,7 @@ def jsonl_to_parquet(stage: Path, path: Path) -> None:
     try:
         db.execute("SET TimeZone = 'UTC'")
         db.execute(f"COPY (SELECT * FROM read_json(?, format = 'newline_delimited', columns = ?)) "
-                   f"TO '{_sql_text(str(path))}' (FORMAT parquet, COMPRESSION zstd)",
+                   f"TO '{_sql_text(str(path))}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {PARQUET_ROW_GROUP})",
                    [str(stage), columns])
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None

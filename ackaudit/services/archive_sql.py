@@ -166,7 +166,7 @@ def _attach_parquet(store: Any, project: str, logstore: str, path: str) -> int |
                     f"FROM read_parquet({_text(path)})")[0]
     if row[1] != row[0]:
         return None                         # a row takes its time from `time`: the Python way
-    masks = row[2]
+    masks = row[2] or []
     present = {n for n, c in zip(fields, row[3:], strict=True) if c}
     labels: list[str] = []
     if "k8s.pod.labels" in present:
@@ -277,33 +277,41 @@ def load(store: Any, project: str, logstore: str, path: str, kind: str, workdir:
     base = os.path.join(workdir, "events.parquet")
     # A link of a fixed name: DuckDB reads globs and URLs in file names.
     source = os.path.join(workdir, f"source.{kind}")
-    os.symlink(os.path.abspath(path), source)
     try:
+        os.symlink(os.path.abspath(path), source)
         if kind in ("jsonl", "csv"):
-            if kind == "jsonl" and _starts_with_list(path):
+            if kind == "jsonl" and not _exported_jsonl(path):
                 return None
             header = _csv_header(path) if kind == "csv" else []
             if header is None:
                 return None
-            # One thread streams the file through in order and holds one row group at a time; more
-            # threads would have to buffer rows to keep that order, for little gain.
-            store.run("SET threads = 1")
-            try:
-                store.run(_jsonl_statement(source, base) if kind == "jsonl" else _csv_statement(source, header, base))
-            finally:
-                store.run("RESET threads")
+            # With one DuckDB thread (FileSource's), the file streams through in order, one row group
+            # at a time; more threads would buffer rows to keep that order, for little gain.
+            store.run(_jsonl_statement(source, base) if kind == "jsonl" else _csv_statement(source, header, base))
         else:
             base = source
         return _attach_parquet(store, project, logstore, base)
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
-    except duckdb.Error:
+    except (duckdb.Error, OSError):     # the Python way says what is wrong, and where
         return None
 
 
-def _starts_with_list(path: str) -> bool:
+def _exported_jsonl(path: str) -> bool:
+    """Whether the file looks like a jsonl export: JSON lines, the first an object with only the
+    export's keys in their own casing (another tool's casing, or a JSON list, is read the Python way)."""
     with open(path, "rb") as handle:
-        return handle.read(4096).lstrip().startswith(b"[")
+        if handle.read(4096).lstrip().startswith(b"["):
+            return False
+        handle.seek(0)
+        for line in handle:
+            if line.strip():
+                try:
+                    first = json.loads(line)
+                except ValueError:
+                    return False
+                return isinstance(first, dict) and set(first) <= _KNOWN
+    return True
 
 
 def file_kind(path: Path) -> str:
