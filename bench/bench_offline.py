@@ -71,8 +71,8 @@ def make_files(workdir: Path, events: int) -> dict[str, Path]:
     return files
 
 
-def timed(argv: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stdout's first line) of one child process."""
+def timed(argv: list[str]) -> tuple[float, float, bytes]:
+    """(wall seconds, peak RSS in MB, stdout) of one child process."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE)
@@ -84,17 +84,14 @@ def timed(argv: list[str]) -> tuple[float, float, str]:
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {stderr}")
         out.seek(0)
-        first = out.readline().decode(errors="replace").strip()
-    return seconds, usage.ru_maxrss / 1024, first
+        printed = out.read()
+    return seconds, usage.ru_maxrss / 1024, printed
 
 
-def median_of(runs: int, argv: list[str]) -> tuple[float, float, str]:
+def median_of(runs: int, argv: list[str]) -> tuple[float, float, bytes]:
+    """The median time and the highest peak RSS of `runs` runs, and what the first printed."""
     measured = [timed(argv) for _ in range(runs)]
     return (statistics.median(m[0] for m in measured), max(m[1] for m in measured), measured[0][2])
-
-
-def count_lines(argv: list[str]) -> int:
-    return subprocess.run(argv, capture_output=True, check=True).stdout.count(b"\n")
 
 
 def main() -> int:
@@ -122,8 +119,8 @@ def main() -> int:
         for fmt, path in files.items():
             query = [*ackaudit, "query", "--source", str(path), "--process", "rm", "--limit", "0", "-o", "jsonl"]
             direct = [sys.executable, "-c", DIRECT, str(path), "rm"]
-            found = count_lines(query)
-            q_seconds, q_rss, _ = median_of(args.runs, query)
+            q_seconds, q_rss, printed = median_of(args.runs, query)
+            found = printed.count(b"\n")
             d_seconds, d_rss, d_found = median_of(args.runs, direct)
             if int(d_found) != found:
                 raise SystemExit(f"{fmt}: ackaudit found {found} events, DuckDB {d_found}")
