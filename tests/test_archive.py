@@ -337,3 +337,14 @@ def test_hostile_values_survive_the_sql_path(rows, tmp_path):
         source = FileSource(str(path))
         assert source.read_by == "duckdb"
         assert_answers_alike(source, python_store(path))
+
+
+def test_a_null_field_is_read_the_python_way(rows, tmp_path):
+    """A field written as null (a null leaf in the raw JSON) stays there as null, which DuckDB's
+    reader cannot tell from a missing key."""
+    path = tmp_path / "nulls.jsonl"
+    path.write_text(flat_lines(rows).replace('"process.cwd": ', '"process.cwd": null, "was": ', 1), encoding="utf-8")
+    source = FileSource(str(path))
+    assert source.read_by == "python"
+    assert_answers_alike(source, python_store(path))
+    assert any('"cwd":null' in row.get("process", "") for row in source.get("*", START, END + 1, line=1000).rows)

@@ -222,6 +222,17 @@ def _jsonl_statement(path: str, out: str) -> str:
             f"columns = {spec})) TO {_text(out)} (FORMAT parquet, ROW_GROUP_SIZE 20000)")
 
 
+def _jsonl_nulls(path: str) -> str:
+    """How many lines hold a JSON null other than `"risk": null`: read_json cannot tell a null from
+    a missing key, and the Python way keeps a null field (as null). The lines are read as one text
+    column (\x1f never occurs unescaped in JSON); a null in a string's text is only a false alarm."""
+    cleared = "replace(replace(line, '\"risk\":null', ''), '\"risk\": null', '')"
+    return (f"SELECT count(*) FROM read_csv({_text(path)}, columns = {{'line': 'VARCHAR'}}, header = false, "
+            f"delim = {_text(chr(0x1F))}, quote = '', escape = '', auto_detect = false, "
+            f"max_line_size = 1073741824) WHERE contains({cleared}, 'null') "
+            f"AND regexp_matches({cleared}, ':[[:space:]]*null')")
+
+
 def _csv_header(path: str) -> list[str] | None:
     try:
         with open(path, encoding="utf-8", newline="") as handle:
@@ -280,7 +291,7 @@ def load(store: Any, project: str, logstore: str, path: str, kind: str, workdir:
     try:
         os.symlink(os.path.abspath(path), source)
         if kind in ("jsonl", "csv"):
-            if kind == "jsonl" and not _exported_jsonl(path):
+            if kind == "jsonl" and (not _exported_jsonl(path) or store.run(_jsonl_nulls(source))[0][0]):
                 return None
             header = _csv_header(path) if kind == "csv" else []
             if header is None:
