@@ -229,8 +229,18 @@ def _jsonl_nulls(path: str) -> str:
     cleared = "replace(replace(line, '\"risk\":null', ''), '\"risk\": null', '')"
     return (f"SELECT count(*) FROM read_csv({_text(path)}, columns = {{'line': 'VARCHAR'}}, header = false, "
             f"delim = {_text(chr(0x1F))}, quote = '', escape = '', auto_detect = false, "
-            f"max_line_size = 1073741824) WHERE contains({cleared}, 'null') "
+            f"max_line_size = 8388608, buffer_size = 16777216) WHERE contains({cleared}, 'null') "
             f"AND regexp_matches({cleared}, ':[[:space:]]*null')")
+
+
+def _count_nulls(store: Any, path: str) -> int:
+    """_jsonl_nulls with every core: a count, so the order in which lines are read does not matter."""
+    threads = int(store.run("SELECT current_setting('threads')")[0][0])
+    store.run("RESET threads")
+    try:
+        return store.run(_jsonl_nulls(path))[0][0]
+    finally:
+        store.run(f"SET threads = {threads}")
 
 
 def _csv_header(path: str) -> list[str] | None:
@@ -275,7 +285,7 @@ def _csv_statement(path: str, header: list[str], out: str) -> str:
     spec = "{" + ", ".join(f"{_text(n)}: 'VARCHAR'" for n in header) + "}"
     return (f"COPY (SELECT {', '.join(values)} FROM read_csv({_text(path)}, header = true, auto_detect = false, "
             f"columns = {spec}, delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
-            f"max_line_size = 1073741824)) TO {_text(out)} (FORMAT parquet, ROW_GROUP_SIZE 20000)")
+            f"max_line_size = 8388608, buffer_size = 16777216)) TO {_text(out)} (FORMAT parquet, ROW_GROUP_SIZE 20000)")
 
 
 # -- the entry point ---------------------------------------------------------------------------------
@@ -291,7 +301,7 @@ def load(store: Any, project: str, logstore: str, path: str, kind: str, workdir:
     try:
         os.symlink(os.path.abspath(path), source)
         if kind in ("jsonl", "csv"):
-            if kind == "jsonl" and (not _exported_jsonl(path) or store.run(_jsonl_nulls(source))[0][0]):
+            if kind == "jsonl" and (not _exported_jsonl(path) or _count_nulls(store, source)):
                 return None
             header = _csv_header(path) if kind == "csv" else []
             if header is None:
