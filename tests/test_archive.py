@@ -209,3 +209,142 @@ def test_pulled_log_groups_decode_into_rows_even_with_bad_bytes():
         content.Key, content.Value = "cmd", value
         assert _rows_of(groups) == [{"cmd": expected, "__source__": "10.0.1.2", "__topic__": "",
                                      "__tag__:__hostname__": "node-1", "__time__": str(START)}]
+
+
+# -- exported files are read by DuckDB itself, with the answers of reading them row by row ------------
+
+def python_store(path):
+    """The file loaded the Python way (load_rows, then the engine's ingest), as FileSource did before."""
+    from ackaudit.audit.index import bundled_index
+    from ackaudit.engine import EventStore
+
+    store = EventStore(None, max_lines=FileSource.page_size)
+    store.set_index("file", "f", bundled_index())
+    store.append("file", "f", load_rows(str(path)))
+    return store
+
+
+SEARCHES = ["*", "kind: Command", "process.pid > 100 and not process.name: sh", "k8s.user.groups: system",
+            "kubeObject.operation.podExecOptions.tty: true", "k8s.pod.labels.app: *", "tmp", "mysql or curl"]
+
+
+def assert_answers_alike(source, store):
+    view = source._store._logstores[("file", source._logstore)].view
+    loaded = store._logstores[("file", "f")].view
+    # The same columns (the labels' leaves come in the order json_group_structure finds them).
+    assert sorted(view.columns) == sorted(loaded.columns) and view.originals == loaded.originals
+    def answer(get, *args, **kwargs):
+        try:
+            return get(*args, **kwargs).rows
+        except Exception as exc:       # an unindexed key, say: the same refusal both ways
+            return getattr(exc, "message", str(exc)).rsplit(": ", 1)[-1]
+
+    for search in SEARCHES:
+        for reverse in (False, True):
+            got = answer(source.get, search, START, END + 1, line=FileSource.page_size, reverse=reverse)
+            assert got == answer(store.query, "file", "f", search, START, END + 1, line=FileSource.page_size,
+                                 reverse=reverse), search
+    every = ", ".join(f'"{c}"' for c in loaded.columns)
+    sql = f"* | select __time__, {every} order by eventid, __time__ limit 100000"
+    assert source.get(sql, START, END + 1).rows == store.query("file", "f", sql, START, END + 1).rows
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_an_export_is_read_by_duckdb_with_the_same_answers(rows, tmp_path, fmt):
+    path = tmp_path / f"events.{fmt}"
+    write(rows, path, fmt, redact=False)
+    source = FileSource(str(path))
+    assert source.read_by == "duckdb"
+    assert_answers_alike(source, python_store(path))
+    assert source.span == python_store(path).time_span("file", "f")
+
+
+def flat_lines(rows, **changes):
+    """Flat events as a jsonl export holds them, with `changes` applied to the first Command event."""
+    from ackaudit.audit.fields import flatten_event
+    from ackaudit.services.investigate import full_time
+
+    events = [full_time(flatten_event(r)) for r in rows]
+    first = next(e for e in events if e["kind"] == "Command")
+    for key, value in changes.items():
+        if value is None:
+            first.pop(key, None)
+        else:
+            first[key] = value
+    return "".join(json.dumps(e) + "\n" for e in events)
+
+
+@pytest.mark.parametrize(("changes", "read_by"), [
+    ({}, "duckdb"),
+    ({"process.pid": "123"}, "python"),                       # a number as text
+    ({"process.name": 42}, "python"),                         # text as a number
+    ({"k8s.user.groups": ["a", 1]}, "python"),
+    ({"k8s.pod.labels": {"app": {"deep": 1}}}, "python"),
+    ({"k8s.user.aliuid": ""}, "duckdb"),                      # empty text is kept
+    ({"k8s.pod.labels": {}}, "duckdb"),
+    ({"process.user.uid": None, "host.hostip": None}, "duckdb"),
+    ({"__time__": 1_795_000_000.7}, "python"),
+    ({"__time__": None}, "python"),                           # the time from `time`
+    ({"process": {"name": "ls"}}, "python"),                  # a raw row among flat ones
+])
+def test_jsonl_not_shaped_as_an_export_is_read_the_python_way(rows, tmp_path, changes, read_by):
+    path = tmp_path / "events.jsonl"
+    path.write_text(flat_lines(rows, **changes), encoding="utf-8")
+    source = FileSource(str(path))
+    assert source.read_by == read_by
+    assert_answers_alike(source, python_store(path))
+
+
+def test_files_of_other_tools_are_read_the_python_way(rows, tmp_path):
+    import duckdb
+
+    cased = tmp_path / "cased.jsonl"
+    cased.write_text(flat_lines(rows).replace('"kind"', '"Kind"'), encoding="utf-8")
+    extra = tmp_path / "extra.csv"
+    extra.write_text("time,__time__,kind,note\n2026-11-20T00:00:00.000Z,1795000000,Command,x\n", encoding="utf-8")
+    other = tmp_path / "other.parquet"
+    with duckdb.connect() as db:
+        db.execute(f"COPY (SELECT 1795000000 AS __time__, 'Command' AS kind, 7 AS \"process.name\") TO '{other}'")
+    for path in (cased, extra, other):
+        source = FileSource(str(path))
+        assert source.read_by == "python", path
+        assert_answers_alike(source, python_store(path))
+
+
+def test_an_empty_export_is_empty(tmp_path):
+    for name, text in (("empty.jsonl", ""), ("empty.csv", "time,__time__,kind\n")):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        source = FileSource(str(path))
+        assert source.count == 0 and source.span is None
+        assert source.get("*", START, END).rows == []
+
+
+def test_hostile_values_survive_the_sql_path(rows, tmp_path):
+    """Quotes, backslashes, control and non-ASCII characters, formula starts: the JSON text and every
+    answer as the Python way gives them."""
+    hostile = 'rm -rf "/" \\ \n\t\x01\x7f é 😀 \u202e =cmd|\' /C calc\'!A0 \'quoted'
+    for fmt in ("jsonl", "csv", "parquet"):
+        changed = [dict(r) for r in rows]
+        for row in changed:
+            if row["kind"] == "Command":
+                process = json.loads(row["process"])
+                process["cmdline"] = hostile
+                process["cwd"] = "=1+1"
+                row["process"] = json.dumps(process)
+        path = tmp_path / f"hostile.{fmt}"
+        write(changed, path, fmt, redact=False, force=True)
+        source = FileSource(str(path))
+        assert source.read_by == "duckdb"
+        assert_answers_alike(source, python_store(path))
+
+
+def test_a_null_field_is_read_the_python_way(rows, tmp_path):
+    """A field written as null (a null leaf in the raw JSON) stays there as null, which DuckDB's
+    reader cannot tell from a missing key."""
+    path = tmp_path / "nulls.jsonl"
+    path.write_text(flat_lines(rows).replace('"process.cwd": ', '"process.cwd": null, "was": ', 1), encoding="utf-8")
+    source = FileSource(str(path))
+    assert source.read_by == "python"
+    assert_answers_alike(source, python_store(path))
+    assert any('"cwd":null' in row.get("process", "") for row in source.get("*", START, END + 1, line=1000).rows)

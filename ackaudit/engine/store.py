@@ -5,6 +5,9 @@ keys the row arrived with), then one VARCHAR column per field name in lower case
 names are case-insensitive), including the dotted leaf columns of JSON fields. A small catalog
 (`ackaudit_logstores`, `ackaudit_keysets`) makes an on-disk store reopenable.
 
+A logstore may instead be a read-only view over a relation (`attach_view`: a file read where it
+lies), with the same columns; nothing is copied, each query reads the relation.
+
 Processes: DuckDB lets one process at a time open a database file. A store opened `shared=True`
 holds the file only for the length of each call (opening it, with retries while another process
 holds it, and reloading the catalog, so it sees what other processes wrote): several processes
@@ -96,11 +99,12 @@ def _held(method):
 
 class EventStore:
     def __init__(self, path: str | os.PathLike | None = None, *, shared: bool = False,
-                 wait: float = 10.0) -> None:
+                 wait: float = 10.0, max_lines: int = MAX_LINES) -> None:
         # Absolute: DuckDB reads a relative "http:/x" or "s3:/x" as a URL to fetch an extension for.
         self._path = os.path.abspath(path) if path is not None else ":memory:"
         self._shared = shared and path is not None
         self._wait = wait
+        self._max_lines = max_lines        # the most rows one search page returns
         self._lock = threading.RLock()
         self._depth = 0
         self._db: Any = None
@@ -157,6 +161,23 @@ class EventStore:
                          "tbl VARCHAR, index_config VARCHAR, PRIMARY KEY (project, logstore))")
         self._db.execute("CREATE TABLE IF NOT EXISTS ackaudit_keysets (tbl VARCHAR, id INTEGER, keys VARCHAR)")
         self._load_catalog()
+
+    @_held
+    def configure(self, temp_directory: str, threads: int | None = None) -> None:
+        """Where DuckDB may spill what does not fit in memory, and how many threads it uses."""
+        self._db.execute(f"SET temp_directory = '{temp_directory.replace(chr(39), chr(39) * 2)}'")
+        if threads:
+            self._db.execute(f"SET threads = {int(threads)}")
+
+    @_held
+    def run(self, statement: str, params: list[Any] | None = None) -> list[tuple]:
+        """One statement of the caller's (reading files into the store, for instance); its rows."""
+        cursor = self._db.cursor()
+        try:
+            result = cursor.execute(statement, params or [])
+            return result.fetchall() if result.description else []
+        finally:
+            cursor.close()
 
     # -- catalog --------------------------------------------------------------------------
     def _load_catalog(self) -> None:
@@ -340,6 +361,52 @@ class EventStore:
         cursor.execute(f"INSERT INTO {ls.table} ({', '.join(quote_identifier(c) for c in targets)}) "
                        f"SELECT {', '.join(values)} FROM (SELECT {inner} FROM stage s) s", params)
 
+    @_held
+    def attach_view(self, project: str, logstore: str, select: str,
+                    keysets: Mapping[int, tuple[str, ...]]) -> int:
+        """Make the (new, empty) logstore a read-only view of `select`, a DuckDB statement giving
+        the columns a loaded table holds: `__seq__` (0, 1, ... in arrival order), `__time__`,
+        `__keyset__` (an id of `keysets`: each row's keys in their original spelling and order), then
+        lower-case user columns, the JSON fields' dotted leaves included, as VARCHAR. Columns the
+        logstore already declares (its index) and `select` lacks read as NULL. Nothing is copied:
+        each query reads the relation, so a file can be searched without loading it. Returns the
+        number of rows."""
+        with self._lock:
+            ls = self._logstore(project, logstore)
+            if ls.view.end_seq:
+                raise ValueError("attach_view needs an empty logstore")
+            cursor = self._db.cursor()
+            try:
+                given = [d[0] for d in cursor.execute(f"SELECT * FROM ({select}) LIMIT 0").description]
+                if given[:3] != [SEQ, TIME, KEYSET] or any(c != c.lower() for c in given):
+                    raise ValueError(f"attach_view needs {SEQ}, {TIME}, {KEYSET}, then lower-case columns")
+                user = [c for c in given[3:] if c not in _INTERNAL]
+                columns = [*ls.view.columns, *(c for c in user if c not in ls.view.columns)]
+                values = [quote_identifier(c) if c in user else f"NULL::VARCHAR AS {quote_identifier(c)}"
+                          for c in columns]
+                cursor.execute("BEGIN")
+                cursor.execute(f"DROP TABLE {ls.table}")
+                cursor.execute(f"CREATE VIEW {ls.table} AS SELECT {SEQ}, {TIME}, {KEYSET}, {', '.join(values)} "
+                               f"FROM ({select})")
+                for keyset_id, keys in keysets.items():
+                    ls.keysets.ids[tuple(keys)] = keyset_id
+                    ls.keysets.keys[keyset_id] = tuple(keys)
+                if keysets:
+                    cursor.executemany("INSERT INTO ackaudit_keysets VALUES (?, ?, ?)",
+                                       [[ls.table, i, json.dumps(list(keys))] for i, keys in keysets.items()])
+                cursor.execute("COMMIT")
+                rows = cursor.execute(f"SELECT count(*) FROM {ls.table}").fetchone()[0]
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    cursor.execute("ROLLBACK")
+                ls.keysets = KeysetRegistry()
+                raise
+            finally:
+                cursor.close()
+            originals = frozenset(k.lower() for keys in keysets.values() for k in keys)
+            ls.view = _View(tuple(columns), originals, rows)
+        return rows
+
     # -- queries --------------------------------------------------------------------------
     @_held
     def query(self, project: str, logstore: str, query: str, from_time: int, to_time: int, *,
@@ -385,7 +452,7 @@ class EventStore:
 
     def _page(self, cursor, ls: _Logstore, view: _View, where: str, params: list[Any], offset: int, line: int,
               reverse: bool) -> tuple[list[str], list[dict[str, str]]]:
-        line = max(0, min(int(line), MAX_LINES))
+        line = max(0, min(int(line), self._max_lines))
         order = "DESC" if reverse else "ASC"
         originals = view.original_columns()
         select = ", ".join([SEQ, TIME, KEYSET, *map(quote_identifier, originals)])

@@ -187,8 +187,10 @@ def run_query(source: EventSource, search: str, from_time: int, to_time: int, *,
     events: list[dict[str, Any]] = []
     seen: set[str] = set()
     offset = 0
+    size = getattr(source, "page_size", PAGE)     # a local file serves longer pages than SLS
     while limit == 0 or len(events) < limit:
-        page = fetcher.complete(search, from_time, to_time, offset=offset, line=PAGE, reverse=not oldest_first)
+        line = size if limit == 0 else min(size, max(PAGE, limit - len(events)))
+        page = fetcher.complete(search, from_time, to_time, offset=offset, line=line, reverse=not oldest_first)
         for row in page.rows:
             event = to_event(row)
             key = event.get("eventId") or repr(sorted(row.items()))
@@ -198,9 +200,9 @@ def run_query(source: EventSource, search: str, from_time: int, to_time: int, *,
             events.append(event)
             if limit and len(events) >= limit:
                 break
-        if len(page.rows) < PAGE:
+        if len(page.rows) < line:
             break
-        offset += PAGE
+        offset += line
     return QueryResult(events, total, search, from_time, to_time, fetcher.partial, fetcher.warnings)
 
 

@@ -371,7 +371,9 @@ def _risky_rows(sql: _Sql, catalogue: dict[str, RiskyProgram], warnings: list[st
                                     f"{_NAMESPACE} as pod_namespace, {_POD} as pod_name, "
                                     f"\"k8s.container.name\" as container, {_PROGRAM} as program, "
                                     f"{_CMDLINE} as cmdline where {_risk_candidates(catalogue)} "
-                                    f"order by log_time desc limit {RISKY_ROWS}")
+                                    # Within one second, by the event's own time: an order that
+                                    # does not hang on which shard or file row an event came from.
+                                    f"order by log_time desc, event_time desc, event_id desc limit {RISKY_ROWS}")
     if len(rows) >= RISKY_ROWS:
         warnings.append(f"more than {RISKY_ROWS} commands may be risky: the risky counts cover the newest "
                         f"{RISKY_ROWS}; narrow the window for exact numbers")

@@ -247,18 +247,88 @@ FILTERS = [
 ]
 
 
-def test_query_source_answers_like_the_cluster(cli, window, exports):
+@pytest.fixture
+def raw_export(sandbox, window, tmp_path):
+    """The console's JSON download of the window: a list of raw rows, the JSON fields as objects."""
+    rows, offset = [], 0
+    while page := sandbox.state.events.query(PROJECT, LOGSTORE, "*", *window, offset=offset, line=100).rows:
+        rows += page
+        offset += 100
+    as_objects = [{k: json.loads(v) if k in ("k8s", "host", "process", "kubeObject") else v for k, v in r.items()}
+                  for r in rows]
+    path = tmp_path / "raw.json"
+    path.write_text(json.dumps(as_objects), encoding="utf-8")
+    return path
+
+
+def assert_same_fields(offline, cluster, what):
+    """Equal, and when not, the first field that differs, so a failure says where."""
+    if isinstance(cluster, list):
+        assert len(offline) == len(cluster), what
+        for number, (got, want) in enumerate(zip(offline, cluster, strict=True)):
+            assert_same_fields(got, want, (*what, number))
+    elif isinstance(cluster, dict):
+        assert sorted(offline) == sorted(cluster), what
+        for key, want in cluster.items():
+            assert_same_fields(offline[key], want, (*what, key))
+    else:
+        assert offline == cluster and type(offline) is type(cluster), what
+
+
+def test_query_source_answers_like_the_cluster(cli, window, exports, raw_export):
     """Every format holds whole events; the filters run in the same engine whatever the format."""
     times = ("--from", str(window[0]), "--to", str(window[1]))
+    sources = {**exports, "raw": raw_export}
     for filters in FILTERS:
         cluster = cli("query", "--cluster", C, *times, *filters, "--limit", "0", "-o", "json")
         assert cluster.exit_code == 0, cluster.stderr
         assert cluster.json(), filters
-        formats = FORMATS if filters in ((), FILTERS[-1]) else ("parquet",)
-        for fmt in formats:
-            offline = cli("query", "--source", str(exports[fmt]), *times, *filters, "--limit", "0", "-o", "json")
+        for fmt, path in sources.items():
+            offline = cli("query", "--source", str(path), *times, *filters, "--limit", "0", "-o", "json")
             assert offline.exit_code == 0, (fmt, filters, offline.stderr)
-            assert offline.json() == cluster.json(), (fmt, filters)
+            assert_same_fields(offline.json(), cluster.json(), (fmt, *filters))
+
+
+def test_query_source_sql_and_full_text_like_the_cluster(cli, window, exports):
+    """Searches on leaf columns of every type, on words anywhere in an event, and the csv output."""
+    times = ("--from", str(window[0]), "--to", str(window[1]))
+    wheres = ['process.pid > 100 and process.user.uid: 0', "kubeObject.operation.podExecOptions.tty: true",
+              "k8s.user.groups: system", "mysql", 'k8s.pod.labels.app: "payments-api"', "not kind: Command"]
+    for where in wheres:
+        cluster = cli("query", "--cluster", C, *times, "--where", where, "--limit", "0", "-o", "json")
+        assert cluster.exit_code == 0, cluster.stderr
+        for fmt, path in exports.items():
+            offline = cli("query", "--source", str(path), *times, "--where", where, "--limit", "0", "-o", "json")
+            assert offline.exit_code == 0, (fmt, where, offline.stderr)
+            assert_same_fields(offline.json(), cluster.json(), (fmt, where))
+    cluster = cli("query", "--cluster", C, *times, "--risky", "--limit", "0", "-o", "csv")
+    for fmt, path in exports.items():
+        assert cli("query", "--source", str(path), *times, "--risky", "--limit", "0", "-o", "csv").stdout \
+            == cluster.stdout, fmt
+
+
+def test_report_source_equals_the_cluster(cli, window, exports, raw_export):
+    times = ("--from", str(window[0]), "--to", str(window[1]))
+    cluster = cli("report", "--cluster", C, *times, "-o", "json")
+    assert cluster.exit_code == 0, cluster.stderr
+    want = {k: v for k, v in cluster.json().items() if k not in ("cluster_id", "source", "generated_at")}
+    assert want["totals"]["sessions"] > 0 and want["risky_commands"]
+    zone = ("--timezone", want["window"]["timezone"])        # a file knows no cluster's region
+    for fmt, path in {**exports, "raw": raw_export}.items():
+        offline = cli("report", "--source", str(path), *times, *zone, "-o", "json")
+        assert offline.exit_code == 0, (fmt, offline.stderr)
+        got = offline.json()
+        assert got["source"] == str(path)
+        # The commands it suggests name the file where the cluster's name the cluster.
+        text = json.dumps(got)
+        assert f"--source {path}" in text
+        got = json.loads(text.replace(f"--source {path}", f"--cluster {C}"))
+        assert_same_fields({k: v for k, v in got.items() if k not in ("cluster_id", "source", "generated_at")},
+                           want, (fmt,))
+    markdown = cli("report", "--cluster", C, *times, "--format", "markdown").stdout
+    offline = cli("report", "--source", str(exports["jsonl"]), *times, *zone, "--format", "markdown").stdout
+    offline = offline.replace(f"--source {exports['jsonl']}", f"--cluster {C}")
+    assert offline[offline.index("\n## "):] == markdown[markdown.index("\n## "):]     # all but the heading
 
 
 def test_query_source_pages_and_limits_like_the_cluster(cli, window, exports):
@@ -282,27 +352,29 @@ def test_a_file_is_searched_whole_unless_a_window_is_given(cli, sandbox, window,
     assert all(e["__time__"] >= now - 2 * DAY for e in narrowed)
 
 
-def test_session_source_equals_the_cluster(cli, exports):
+def test_session_source_equals_the_cluster(cli, exports, raw_export):
     trace = cli("query", "--cluster", C, "--user", INTRUDER["username"], "--kind", "exec", "--since", "7d",
                 "-o", "json").json()[0]["traceId"]
     cluster = cli("session", trace, "--cluster", C, "-o", "json")
     assert cluster.exit_code == 0, cluster.stderr
     assert cluster.json()["counts"]["risky"] > 0
-    for fmt, path in exports.items():
+    for fmt, path in {**exports, "raw": raw_export}.items():
         offline = cli("session", trace, "--source", str(path), "-o", "json")
         assert offline.exit_code == 0, (fmt, offline.stderr)
-        assert offline.json() == cluster.json(), fmt
+        assert_same_fields(offline.json(), cluster.json(), (fmt,))
     markdown = cli("session", trace, "--source", str(exports["csv"]), "--format", "markdown")
     assert markdown.stdout == cli("session", trace, "--cluster", C, "--format", "markdown").stdout
 
 
-def test_event_source_shows_the_same_event(cli, window, exports):
-    some = cli("query", "--cluster", C, "--process", "mysql", "--since", "7d", "-o", "json").json()[0]
-    cluster = cli("event", some["eventId"], "--cluster", C, "-o", "json").json()
-    offline = cli("event", some["eventId"], "--source", str(exports["parquet"]), "-o", "json")
-    assert offline.exit_code == 0, offline.stderr
-    assert offline.json()["event"] == cluster["event"]
-    assert offline.json()["risk"] == cluster["risk"]
+def test_event_source_shows_the_same_event(cli, window, exports, raw_export):
+    for program in ("mysql", "bash"):
+        some = cli("query", "--cluster", C, "--process", program, "--since", "7d", "-o", "json").json()[0]
+        cluster = cli("event", some["eventId"], "--cluster", C, "-o", "json").json()
+        for fmt, path in {**exports, "raw": raw_export}.items():
+            offline = cli("event", some["eventId"], "--source", str(path), "-o", "json")
+            assert offline.exit_code == 0, (fmt, offline.stderr)
+            assert_same_fields(offline.json()["event"], cluster["event"], (fmt, program))
+            assert offline.json()["risk"] == cluster["risk"], fmt
 
 
 def test_a_raw_sls_export_is_read_too(cli, sandbox, window, tmp_path):
