@@ -2,9 +2,8 @@
 without saying so (--adopt). The hand-made objects are created through the real SDK first, as a
 user following the guide in the console would have them."""
 
-import json
-
 import pytest
+from alert_state import jobs, records
 from aliyun.log.resource_params import ResourceRecord
 from conftest import AUDITED_CLUSTER_ID
 
@@ -45,14 +44,6 @@ def guide_template(sls_client, template_id=ENTER):
     by_hand(sls_client, TEMPLATES, template_id, {"template_id": template_id, "template_name": "Kubernetes进入容器告警",
                                                  "templates": {"dingtalk": {"locale": "zh-CN", "title": "mine",
                                                                             "content": "my own words"}}})
-
-
-def records(sandbox, resource):
-    return {i: json.loads(r["value"]) for i, r in sandbox.state.resources[resource]["records"].items()}
-
-
-def jobs(sandbox):
-    return sandbox.state.projects[PROJECT].get("jobs", {})
 
 
 def test_setup_refuses_the_guides_objects_made_by_hand_and_adopts_them_when_told(cli, sandbox, sls_client, dingtalk):

@@ -1,9 +1,8 @@
 """--email and --sms: SLS users and user groups, fired by the action policies, sent by the sandbox's
 alert engine; checked before anything is written, idempotent, and removed again."""
 
-import json
-
 import pytest
+from alert_state import jobs, records, setup
 from conftest import AUDITED_CLUSTER_ID
 
 from ackaudit.sandbox import alert_engine
@@ -15,20 +14,6 @@ USERS, GROUPS, POLICIES = "sls.common.user", "sls.common.user_group", "sls.alert
 EMAIL_GROUP, SMS_GROUP = f"ackaudit-{AUDITED_CLUSTER_ID}-email", f"ackaudit-{AUDITED_CLUSTER_ID}-sms"
 ENTER = "ack-container-operation-audit-alert-enter"
 PEOPLE = ["--email", "Oncall@Ops.Example.ORG", "--email", "sec@ops.example.org", "--sms", "+86 138-0013-8000"]
-
-
-def records(sandbox, resource):
-    return {i: json.loads(r["value"]) for i, r in sandbox.state.resources[resource]["records"].items()}
-
-
-def jobs(sandbox):
-    return sandbox.state.projects[PROJECT].get("jobs", {})
-
-
-def setup(cli, *options):
-    run = cli("alerts", "setup", "--cluster", AUDITED_CLUSTER_ID, *options, "-o", "json")
-    assert run.exit_code == 0, run.stderr
-    return run.json()
 
 
 def test_email_and_sms_become_sls_users_and_groups_the_policies_fire(cli, sandbox):

@@ -3,10 +3,10 @@ the Notification Center fired alone; checked before anything is written, idempot
 removed, and sent by the sandbox's alert engine with the rendered templates."""
 
 import copy
-import json
 import time
 
 import pytest
+from alert_state import jobs, records, setup
 from aliyun.log.resource_params import ResourceRecord
 from conftest import AUDITED_CLUSTER_ID
 
@@ -21,20 +21,6 @@ TEMPLATES = "sls.alert.content_template"
 VOICE_GROUP, SMS_GROUP = f"ackaudit-{AUDITED_CLUSTER_ID}-voice", f"ackaudit-{AUDITED_CLUSTER_ID}-sms"
 ENTER, DANGER = "ack-container-operation-audit-alert-enter", "ack-container-operation-audit-alert-run-danger-cmd"
 CALLS = ["--voice", "+86 138-0013-8000, +44 7911 123456", "--notification-center"]
-
-
-def records(sandbox, resource):
-    return {i: json.loads(r["value"]) for i, r in sandbox.state.resources[resource]["records"].items()}
-
-
-def jobs(sandbox):
-    return sandbox.state.projects[PROJECT].get("jobs", {})
-
-
-def setup(cli, *options):
-    run = cli("alerts", "setup", "--cluster", AUDITED_CLUSTER_ID, *options, "-o", "json")
-    assert run.exit_code == 0, run.stderr
-    return run.json()
 
 
 def fires(template):
