@@ -146,23 +146,41 @@ def _lookup(obj: dict[str, Any], path: tuple[str, ...]) -> Any:
     return current
 
 
-def _typed(f: Field, value: Any) -> Any:
-    if value is None:
-        return None
-    if f.value_type == "long":
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            return value
-    if f.value_type == "bool":
-        return value if isinstance(value, bool) else str(value).lower() == "true"
-    if f.value_type == "json":
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except ValueError:
-                return value
+def text_value(value: Any) -> Any:
+    if value is None or type(value) is str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def long_value(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def bool_value(value: Any) -> Any:
+    if value is None:
+        return None
+    return value if isinstance(value, bool) else str(value).lower() == "true"
+
+
+def json_value(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+# A field's value as flatten_event gives it, by the field's value type (None stays None).
+TYPED_VALUE = {"text": text_value, "long": long_value, "bool": bool_value, "json": json_value}
+
+
+def _typed(f: Field, value: Any) -> Any:
+    return TYPED_VALUE[f.value_type](value)

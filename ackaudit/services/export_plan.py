@@ -32,6 +32,7 @@ from ackaudit.audit.fields import (
     JSON_CONTAINERS,
     KIND_COMMAND,
     OPERATION_POD_EXEC,
+    TYPED_VALUE,
     Field,
 )
 
@@ -77,39 +78,8 @@ def _decode(value: Any) -> dict[str, Any]:
     return _as_object(value)
 
 
-def _text(value: Any) -> Any:
-    if value is None or type(value) is str:
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _long(value: Any) -> Any:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return value
-
-
-def _bool(value: Any) -> Any:
-    if value is None:
-        return None
-    return value if isinstance(value, bool) else str(value).lower() == "true"
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-_TYPED = {"text": "_text", "long": "_long", "bool": "_bool", "json": "_json"}
+# The names the generated code calls the converters by.
+_TYPED = {kind: f"_{kind}" for kind in TYPED_VALUE}
 
 
 def _typed_expr(f: Field, typed: str) -> str:
@@ -174,8 +144,8 @@ def _compile(keys: tuple[Any, ...]) -> Callable[[dict[Any, Any]], dict[str, Any]
         var = node(container, f.path)
         lines += [f"    if {var} is not _MISSING:", f"        v = {var}", f"        ev[{f.name!r}] = {_typed_expr(f, typed)}"]
     lines.append("    return ev")
-    scope = {"_MISSING": _MISSING, "_decode": _decode, "_scan": _scan, "_text": _text, "_long": _long,
-             "_bool": _bool, "_json": _json, **names}
+    scope = {"_MISSING": _MISSING, "_decode": _decode, "_scan": _scan,
+             **{_TYPED[kind]: convert for kind, convert in TYPED_VALUE.items()}, **names}
     exec(compile("\n".join(lines), "<ackaudit field plan>", "exec"), scope)  # noqa: S102 - our own code
     return scope["flatten"]
 
