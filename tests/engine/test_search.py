@@ -95,6 +95,20 @@ def test_not_and_or_precedence(audit):
     assert audit.pods("NOT (kind: command OR kind: kubernetes)") == []
 
 
+def test_several_alternatives_on_one_field_match_as_each_would_alone(audit):
+    # One field's alternatives are compiled into one regular expression; the answer is the OR's.
+    assert audit.pods("process.name: rm or process.name: curl or process.name: cat") == \
+        ["nginx-1", "coredns-1", "nginx-1"]
+    # Interleaved with other fields, phrases, wildcards, a field the store lacks and a NOT.
+    assert audit.pods("process.cmdline: \"rm -rf\" or k8s.pod.name: coredns-1 or process.cmdline: ls* "
+                      "or nosuch: x or process.cmdline: \"etc passwd\"") == ["nginx-1", "nginx-2", "coredns-1", "nginx-1"]
+    assert audit.pods("not (process.name: rm or process.name: ls) and kind: command") == ["coredns-1", "nginx-1"]
+    # Whole tokens only, case-insensitive, as for one alternative.
+    assert audit.pods("process.name: r or process.name: CA or process.name: CURL") == ["coredns-1"]
+    # Regular-expression characters in a value stay literal.
+    assert audit.pods("process.cmdline: \"x?y=1\" or process.cmdline: \"a.txt|ls\"") == ["coredns-1"]
+
+
 def test_implicit_and_between_terms(audit):
     assert audit.pods("kind: command nginx-1") == ["nginx-1", "nginx-1"]
     assert audit.pods("kind: command (process.name: rm or process.name: ls)") == ["nginx-1", "nginx-2"]
