@@ -295,6 +295,42 @@ def test_jsonl_not_shaped_as_an_export_is_read_the_python_way(rows, tmp_path, ch
     assert_answers_alike(source, python_store(path))
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+@pytest.mark.parametrize("empty", ["k8s.user.groups", "k8s.pod.labels", "kubeObject.operation.podExecOptions.command"])
+def test_a_list_or_map_empty_in_every_row_is_still_there(rows, tmp_path, fmt, empty):
+    """A parquet footer counts an empty list or map as a null: such a field is present all the same."""
+    from ackaudit.audit.fields import flatten_event
+    from ackaudit.services.investigate import full_time
+
+    events = [full_time(flatten_event(r)) for r in rows]
+    for event in events:
+        if empty in event:
+            event[empty] = [] if empty != "k8s.pod.labels" else {}
+    path = tmp_path / "empty.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    if fmt == "parquet":
+        from ackaudit.services.archive import copy_to_parquet
+
+        copy_to_parquet([path], tmp_path / "empty.parquet")
+        path = tmp_path / "empty.parquet"
+    source = FileSource(str(path))
+    assert source.read_by == "duckdb"
+    assert_answers_alike(source, python_store(path))
+    hit = source.get(f"{empty}: *", START, END + 1, line=1).rows
+    assert hit, f"no row keeps its empty {empty}"
+
+
+def test_a_parquet_footer_without_counts_is_read_by_counting_rows(rows, tmp_path, monkeypatch):
+    from ackaudit.services import archive_sql
+
+    path = tmp_path / "events.parquet"
+    write(rows, path, "parquet", redact=False)
+    monkeypatch.setattr(archive_sql, "_footer_shape", lambda *args: None)
+    source = FileSource(str(path))
+    assert source.read_by == "duckdb"
+    assert_answers_alike(source, python_store(path))
+
+
 def test_files_of_other_tools_are_read_the_python_way(rows, tmp_path):
     import duckdb
 

@@ -10,7 +10,7 @@ all with a single parse.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -38,6 +38,21 @@ class KeysetRegistry:
         self.ids[keys] = new_id
         self.keys[new_id] = keys
         return new_id, True
+
+
+class DerivedKeysets(dict):
+    """Keysets whose ids say their keys (a bit mask over a fixed key list, say): each is worked out
+    the first time a row with it is read, so attaching a file needs no pass to list them first.
+    `possible` holds every key some id may give."""
+
+    def __init__(self, keys_of: Callable[[int], tuple[str, ...]], possible: Iterable[str]) -> None:
+        super().__init__()
+        self._keys_of = keys_of
+        self.possible = tuple(possible)
+
+    def __missing__(self, keyset_id: int) -> tuple[str, ...]:
+        keys = self[keyset_id] = self._keys_of(keyset_id)
+        return keys
 
 
 @dataclass

@@ -39,7 +39,16 @@ from ackaudit.engine import histogram as hist
 from ackaudit.engine import sql as analytic
 from ackaudit.engine.errors import StoreBusy, invalid
 from ackaudit.engine.index import declared_columns, unindexed_key_message
-from ackaudit.engine.ingest import KEYSET, SEQ, TIME, BatchWriter, KeysetRegistry, json_path, leaf_paths
+from ackaudit.engine.ingest import (
+    KEYSET,
+    SEQ,
+    TIME,
+    BatchWriter,
+    DerivedKeysets,
+    KeysetRegistry,
+    json_path,
+    leaf_paths,
+)
 from ackaudit.engine.predicate import compile_predicate, quote_identifier
 from ackaudit.engine.result import QueryResult, format_value
 from ackaudit.engine.search import Node, keys_of, parse_search, split_query
@@ -369,12 +378,16 @@ class EventStore:
         `__keyset__` (an id of `keysets`: each row's keys in their original spelling and order), then
         lower-case user columns, the JSON fields' dotted leaves included, as VARCHAR. Columns the
         logstore already declares (its index) and `select` lacks read as NULL. Nothing is copied:
-        each query reads the relation, so a file can be searched without loading it. Returns the
+        each query reads the relation, so a file can be searched without loading it. `keysets` may
+        be DerivedKeysets (in a store in memory only: they are not written down). Returns the
         number of rows."""
         with self._lock:
             ls = self._logstore(project, logstore)
             if ls.view.end_seq:
                 raise ValueError("attach_view needs an empty logstore")
+            derived = isinstance(keysets, DerivedKeysets)
+            if derived and self._path != ":memory:":
+                raise ValueError("derived keysets cannot be kept in a store on disk")
             cursor = self._db.cursor()
             try:
                 given = [d[0] for d in cursor.execute(f"SELECT * FROM ({select}) LIMIT 0").description]
@@ -388,10 +401,12 @@ class EventStore:
                 cursor.execute(f"DROP TABLE {ls.table}")
                 cursor.execute(f"CREATE VIEW {ls.table} AS SELECT {SEQ}, {TIME}, {KEYSET}, {', '.join(values)} "
                                f"FROM ({select})")
-                for keyset_id, keys in keysets.items():
+                if derived:
+                    ls.keysets = KeysetRegistry(keys=keysets)      # a view takes no rows: no ids needed
+                for keyset_id, keys in ({} if derived else keysets).items():
                     ls.keysets.ids[tuple(keys)] = keyset_id
                     ls.keysets.keys[keyset_id] = tuple(keys)
-                if keysets:
+                if keysets and not derived:
                     cursor.executemany("INSERT INTO ackaudit_keysets VALUES (?, ?, ?)",
                                        [[ls.table, i, json.dumps(list(keys))] for i, keys in keysets.items()])
                 cursor.execute("COMMIT")
@@ -403,7 +418,8 @@ class EventStore:
                 raise
             finally:
                 cursor.close()
-            originals = frozenset(k.lower() for keys in keysets.values() for k in keys)
+            originals = frozenset(k.lower() for k in keysets.possible) if derived else \
+                frozenset(k.lower() for keys in keysets.values() for k in keys)
             ls.view = _View(tuple(columns), originals, rows)
         return rows
 

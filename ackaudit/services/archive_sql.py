@@ -5,7 +5,8 @@ A parquet export is queried where it lies: the logstore is a view over `read_par
 rebuilds in SQL what loading the file row by row gave (`archive.load_rows` then `EventStore.append`):
 the raw JSON fields `k8s`, `host`, `kubeObject` and `process` (keys as in `FIELDS`, absent fields
 left out, the text `json.dumps` writes), the dotted leaf columns, `__time__`, the arrival order and
-each row's keys. A jsonl or csv export is first converted, in one streaming DuckDB statement, to a
+each row's keys. Which fields the file holds comes from its footer (each column's null counts),
+so attaching it reads no rows but the pod labels' keys. A jsonl or csv export is first converted, in one streaming DuckDB statement, to a
 typed parquet file in a temporary directory, then read the same way.
 
 Only files shaped as `export` writes them take this path: the known column names in their own
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ackaudit.audit.fields import FIELDS, JSON_CONTAINERS, Field
-from ackaudit.engine.ingest import KEYSET, SEQ, TIME
+from ackaudit.engine.ingest import KEYSET, SEQ, TIME, DerivedKeysets
 
 # The keys of a raw row, in the order loading a flat event gives them (see archive._from_flat).
 _TOP = tuple(f.name for f in FIELDS if f.container is None)
@@ -140,11 +141,43 @@ def _view_select(relation: str, types: dict[str, str], present: set[str], labels
         by_column.setdefault(f"k8s.pod.labels.{key}".lower(), []).append(f"{_q('k8s.pod.labels')}[{_text(key)}]")
     for column, values in by_column.items():
         columns.append(f"{values[0] if len(values) == 1 else 'coalesce(' + ', '.join(values) + ')'} AS {_q(column)}")
+    if "k8s.pod.labels" in present and not labels:    # only empty objects: loading gives the object as a leaf
+        columns.append(f"CAST(to_json({_q('k8s.pod.labels')}) AS VARCHAR) AS {_q('k8s.pod.labels')}")
     return f"SELECT {', '.join(columns)} FROM {relation}"
 
 
-def _keysets(masks: list[int]) -> dict[int, tuple[str, ...]]:
-    return {mask: tuple(key for bit, key in enumerate(_KEYS) if mask & (1 << bit)) for mask in sorted(masks)}
+def _keyset_keys(mask: int) -> tuple[str, ...]:
+    return tuple(key for bit, key in enumerate(_KEYS) if mask & (1 << bit))
+
+
+def _footer_shape(store: Any, path: str, fields: list[str]) -> tuple[int, set[str]] | None:
+    """(rows, the fields some row has) from the file's footer alone: each column chunk's value and
+    null counts. None when the footer cannot say (a chunk without a null count, or a row without
+    `__time__`). A list or map column counts an empty one as a null value, so when such a column
+    seems empty throughout, its rows are counted to tell."""
+    counts = {name: (values, nulls) for name, values, nulls in store.run(
+        f"SELECT split_part(path_in_schema, ', ', 1), sum(num_values), "
+        f"CASE WHEN bool_and(stats_null_count IS NOT NULL) THEN sum(stats_null_count) END "
+        f"FROM parquet_metadata({_text(path)}) GROUP BY 1")}
+    rows = store.run(f"SELECT sum(num_rows) FROM parquet_file_metadata({_text(path)})")[0][0] or 0
+    if any(counts.get(n, (0, None))[1] is None for n in (TIME, *fields)) or counts[TIME][1]:
+        return None
+    present = {n for n in fields if counts[n][0] > counts[n][1]}
+    unsure = [n for n in fields if n not in present and (n in _LISTS or n in _MAPS) and counts[n][0]]
+    if unsure:
+        found = store.run("SELECT " + ", ".join(f"count({_q(n)})" for n in unsure) +
+                          f" FROM read_parquet({_text(path)})")[0]
+        present |= {n for n, c in zip(unsure, found, strict=True) if c}
+    return int(rows), present
+
+
+def _scanned_shape(store: Any, path: str, fields: list[str]) -> tuple[int, set[str]] | None:
+    """_footer_shape by reading every row."""
+    counts = "".join(f", count({_q(n)})" for n in fields)
+    row = store.run(f"SELECT count(*), count({_q(TIME)}){counts} FROM read_parquet({_text(path)})")[0]
+    if row[1] != row[0]:
+        return None
+    return row[0], {n for n, c in zip(fields, row[2:], strict=True) if c}
 
 
 def _attach_parquet(store: Any, project: str, logstore: str, path: str) -> int | None:
@@ -159,22 +192,21 @@ def _attach_parquet(store: Any, project: str, logstore: str, path: str) -> int |
         if kind not in wanted:
             return None
     fields = [n for n in types if n not in (TIME, "risk")]
-    # One pass: which fields some row has, and which keysets there are (a field no row has is
-    # NULL throughout, so the mask over every column is the mask over the present ones).
-    counts = "".join(f", count({_q(n)})" for n in fields)
-    row = store.run(f"SELECT count(*), count({_q(TIME)}), list(DISTINCT {_mask(set(fields))}){counts} "
-                    f"FROM read_parquet({_text(path)})")[0]
-    if row[1] != row[0]:
+    # Which fields some row has, from the footer when it can say. A row's keyset id is the mask of
+    # the keys it has (a field no row has is NULL throughout), its keys worked out when first read.
+    shape = _footer_shape(store, path, fields) or _scanned_shape(store, path, fields)
+    if shape is None:
         return None                         # a row takes its time from `time`: the Python way
-    masks = row[2] or []
-    present = {n for n, c in zip(fields, row[3:], strict=True) if c}
+    _, present = shape
     labels: list[str] = []
     if "k8s.pod.labels" in present:
         labels = [k for (k,) in store.run(f"SELECT DISTINCT unnest(map_keys({_q('k8s.pod.labels')})) AS k "
                                            f"FROM read_parquet({_text(path)}) ORDER BY k")
                   if k is not None and '"' not in k and "\\" not in k]
     select = _view_select(relation, types, present, labels)
-    return store.attach_view(project, logstore, select, _keysets(masks))
+    possible = [k for k in _TOP if k in present] + \
+        [c for c in JSON_CONTAINERS if any(f.container == c and f.name in present for f in FIELDS)]
+    return store.attach_view(project, logstore, select, DerivedKeysets(_keyset_keys, possible))
 
 
 # -- jsonl and csv to typed parquet ------------------------------------------------------------------
