@@ -24,6 +24,20 @@ MACROS = (
 )
 
 
+def warm_up() -> None:
+    """Load the translator (about 0.1 s of Python: sqlglot and its Presto and DuckDB dialects) in
+    a thread of its own, while the caller waits on something that does not hold the GIL (DuckDB
+    attaching a file, say)."""
+    import threading
+
+    def load() -> None:
+        import sqlglot
+
+        sqlglot.parse_one("SELECT 1", read="presto").sql(dialect="duckdb")
+
+    threading.Thread(target=load, name="ackaudit-sql-warm-up").start()
+
+
 def translate(sql: str, source):
     """DuckDB SQL for the SLS analytic statement `sql`, reading `log` from the query `source`
     (a sqlglot expression, placed as the first CTE so every reference to `log` sees it)."""

@@ -118,6 +118,7 @@ class EventStore:
         self._depth = 0
         self._db: Any = None
         self._logstores: dict[tuple[str, str], _Logstore] = {}
+        self._soft_memory_limit: bool | None = None   # None: none set; False: lifted
         if self._shared:
             with self._opened():        # create the file and its catalog now
                 pass
@@ -177,6 +178,25 @@ class EventStore:
         self._db.execute(f"SET temp_directory = '{temp_directory.replace(chr(39), chr(39) * 2)}'")
         if threads:
             self._db.execute(f"SET threads = {int(threads)}")
+
+    @_held
+    def keep_memory_within(self, megabytes: int) -> None:
+        """A soft limit on DuckDB's memory for queries: beyond it DuckDB spills to the temporary
+        directory, and the first query that cannot run within it lifts it for the rest of the
+        store's life and runs again. (Loading rows is not retried: set it once they are in.)"""
+        self._db.execute(f"SET memory_limit = '{int(megabytes)}MB'")
+        self._soft_memory_limit = True
+
+    def _lift_memory_limit(self) -> bool:
+        """Lift the soft memory limit, if not done yet (DuckDB's own default applies again); False
+        when there never was one, so asking again would not help."""
+        with self._lock:
+            if self._soft_memory_limit is None:
+                return False
+            if self._soft_memory_limit:
+                self._soft_memory_limit = False
+                self._db.execute("RESET memory_limit")
+            return True
 
     @_held
     def run(self, statement: str, params: list[Any] | None = None) -> list[tuple]:
@@ -435,16 +455,21 @@ class EventStore:
         ls = self._logstore(project, logstore)
         view = ls.view
         where, params = self._where(ls, view, node, from_time, to_time)
-        cursor = self._db.cursor()
-        try:
-            processed = cursor.execute(f"SELECT count(*) FROM {ls.table} WHERE {TIME} >= ? AND {TIME} < ? "
-                                       f"AND {SEQ} < ?", [from_time, to_time, view.end_seq]).fetchone()[0]
-            if sql:
-                keys, rows = self._run_sql(cursor, ls, view, where, params, sql)
-            else:
-                keys, rows = self._page(cursor, ls, view, where, params, offset, line, reverse)
-        finally:
-            cursor.close()
+        for attempt in (1, 2):
+            cursor = self._db.cursor()
+            try:
+                processed = cursor.execute(f"SELECT count(*) FROM {ls.table} WHERE {TIME} >= ? AND {TIME} < ? "
+                                           f"AND {SEQ} < ?", [from_time, to_time, view.end_seq]).fetchone()[0]
+                if sql:
+                    keys, rows = self._run_sql(cursor, ls, view, where, params, sql)
+                else:
+                    keys, rows = self._page(cursor, ls, view, where, params, offset, line, reverse)
+                break
+            except duckdb.OutOfMemoryException as e:
+                if attempt == 2 or not self._lift_memory_limit():
+                    raise invalid(f"out of memory: {analytic.first_line(e)}") from None
+            finally:
+                cursor.close()
         return QueryResult(rows=rows, has_sql=bool(sql), keys=keys, processed_rows=processed,
                            where_query=search, agg_query=sql)
 
@@ -499,13 +524,18 @@ class EventStore:
         visible = ", ".join(quote_identifier(c) for c in [TIME, *view.columns])
         source = sqlglot.parse_one(f"SELECT {visible} FROM {ls.table} WHERE {where}", read="duckdb")
         statement = analytic.translate(sql, source)
+        rows: list[dict[str, str]] = []
         try:
             result = cursor.execute(statement, params)
             keys = [d[0] for d in result.description]
-            fetched = result.fetchall()
+            # In batches: a large answer is not held twice, as tuples and as rows.
+            while batch := result.fetchmany(10_000):
+                rows.extend(dict(zip(keys, map(format_value, record), strict=True)) for record in batch)
+        except duckdb.OutOfMemoryException:
+            raise                       # query() may lift a soft memory limit and ask again
         except duckdb.Error as e:
             raise invalid(f"SQL error: {analytic.first_line(e)}") from None
-        return keys, [dict(zip(keys, map(format_value, record), strict=True)) for record in fetched]
+        return keys, rows
 
     @_held
     def histogram(self, project: str, logstore: str, query: str, from_time: int,

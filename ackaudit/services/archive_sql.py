@@ -18,9 +18,11 @@ fault in a file that is really broken.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -265,14 +267,22 @@ def _jsonl_nulls(path: str) -> str:
             f"AND regexp_matches({cleared}, ':[[:space:]]*null')")
 
 
-def _count_nulls(store: Any, path: str) -> int:
-    """_jsonl_nulls with every core: a count, so the order in which lines are read does not matter."""
+@contextlib.contextmanager
+def _every_core(store: Any) -> Iterator[None]:
+    """DuckDB with every core for a while (a FileSource's statements each get one thread, but while
+    a file is attached nothing else runs)."""
     threads = int(store.run("SELECT current_setting('threads')")[0][0])
     store.run("RESET threads")
     try:
-        return store.run(_jsonl_nulls(path))[0][0]
+        yield
     finally:
         store.run(f"SET threads = {threads}")
+
+
+def _count_nulls(store: Any, path: str) -> int:
+    """_jsonl_nulls with every core: a count, so the order in which lines are read does not matter."""
+    with _every_core(store):
+        return store.run(_jsonl_nulls(path))[0][0]
 
 
 def _csv_header(path: str) -> list[str] | None:
@@ -343,7 +353,8 @@ def load(store: Any, project: str, logstore: str, path: str, kind: str, workdir:
             store.run(_jsonl_statement(source, base) if kind == "jsonl" else _csv_statement(source, header, base))
         else:
             base = source
-        return _attach_parquet(store, project, logstore, base)
+        with _every_core(store):
+            return _attach_parquet(store, project, logstore, base)
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
     except (duckdb.Error, OSError):     # the Python way says what is wrong, and where

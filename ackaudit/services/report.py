@@ -35,13 +35,16 @@ means 00:00-06:00 there. The zone's UTC offset is taken at the end of the window
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
 import shlex
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from ackaudit.audit.fields import KIND_COMMAND
 from ackaudit.audit.query import COMMAND_EVENTS, EXEC_EVENTS, term
@@ -164,26 +167,62 @@ class Report:
         }
 
 
-# Panels are built at the same time, each in a thread of its own; at most this many statements run at once.
+# Panels are built at the same time, each in a thread of its own; at most this many statements run at
+# once (a source may ask for fewer: see FileSource.statements_at_once).
 PARALLEL_STATEMENTS = 4
+# Which waiting statement runs first when a slot frees: the risky commands and the sessions (the
+# longest chain: the sessions' details wait for the risky commands), then the rest, then the
+# statement holding most memory, so it overlaps with small ones.
+FIRST, NEXT, LAST = 0, 1, 2
+
+
+class _Slots:
+    """At most `size` holders at a time; waiting callers get in by priority, then in the order they
+    asked."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiting: list[tuple[int, int]] = []
+        self._tickets = itertools.count()
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def held(self, priority: int) -> Iterator[None]:
+        with self._changed:
+            ticket = (priority, next(self._tickets))
+            heapq.heappush(self._waiting, ticket)
+            while not (self._free and self._waiting[0] == ticket):
+                self._changed.wait()
+            heapq.heappop(self._waiting)
+            self._free -= 1
+            self._changed.notify_all()          # the next in line, if a slot is still free
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._free += 1
+                self._changed.notify_all()
 
 
 @dataclass
 class _Sql:
     """Runs `search | statement` over the window, asking again while SLS answers incomplete; at most
-    PARALLEL_STATEMENTS at a time, whichever threads ask."""
+    `at_once` at a time, whichever threads ask."""
     fetcher: Fetcher
     from_time: int
     to_time: int
-    _slots: threading.BoundedSemaphore = field(
-        default_factory=lambda: threading.BoundedSemaphore(PARALLEL_STATEMENTS))
+    at_once: int = PARALLEL_STATEMENTS
+    _slots: _Slots = field(init=False)
 
-    def rows(self, search: str, statement: str) -> list[dict[str, str]]:
-        with self._slots:
+    def __post_init__(self) -> None:
+        self._slots = _Slots(self.at_once)
+
+    def rows(self, search: str, statement: str, priority: int = NEXT) -> list[dict[str, str]]:
+        with self._slots.held(priority):
             return self.fetcher.complete(f"{search} | {statement}", self.from_time, self.to_time).rows
 
-    def one(self, search: str, statement: str) -> dict[str, str]:
-        rows = self.rows(search, statement)
+    def one(self, search: str, statement: str, priority: int = NEXT) -> dict[str, str]:
+        rows = self.rows(search, statement, priority)
         return rows[0] if rows else {}
 
 
@@ -195,7 +234,8 @@ def build_report(source: EventSource, from_time: int, to_time: int, *, catalogue
     from concurrent.futures import ThreadPoolExecutor
 
     fetcher = Fetcher(source)
-    sql = _Sql(fetcher, from_time, to_time)
+    # A file's engine runs here, on this machine's cores; SLS runs statements on its own.
+    sql = _Sql(fetcher, from_time, to_time, getattr(source, "statements_at_once", PARALLEL_STATEMENTS))
     warnings: list[str] = []
     locator = f"{session_locator}{_session_since(from_time, now)}".strip()
     # Every panel at once: a report takes about as long as its slowest statement rather than the sum.
@@ -205,13 +245,15 @@ def build_report(source: EventSource, from_time: int, to_time: int, *, catalogue
         risky_future = pool.submit(_risky_rows, sql, catalogue, warnings)
         risky = risky_future.result
         panels = {
+            # First in line for a statement slot: the sessions need a statement after the risky
+            # commands, the longest chain of the report.
+            "sessions": pool.submit(_sessions_to_review, sql, risky, zone, locator, warnings),
             "totals": pool.submit(_totals, sql, lambda: len(risky())),
             "activity": pool.submit(_activity, sql, zone),
             "top_users": pool.submit(_top_users, sql, risky, warnings),
             "top_namespaces": pool.submit(_top_namespaces, sql),
             "top_pods": pool.submit(_top_pods, sql),
             "top_programs": pool.submit(_top_programs, sql, catalogue),
-            "sessions": pool.submit(_sessions_to_review, sql, risky, zone, locator, warnings),
         }
         risky_rows = risky()
         built = {name: future.result() for name, future in panels.items()}
@@ -308,7 +350,7 @@ def _bucket_label(start: int, unit: str, zone: ReportZone) -> str:
     return local.strftime("%Y-%m-%d %a")
 
 
-def _top_users(sql: _Sql, risky_rows: Callable[[], list[dict[str, Any]]], warnings: list[str]) -> list[dict[str, Any]]:
+def _top_users(sql: _Sql, risky_rows: Callable[[], list[_RiskyCommand]], warnings: list[str]) -> list[dict[str, Any]]:
     entered = sql.rows(EXEC_EVENTS, f"select {_USER} as username, arbitrary({_ALIUID}) as aliuid, count(1) as "
                                     f"sessions, count(distinct {_POD_KEY}) as pods, max(__time__) as last_time "
                                     f"group by username order by sessions desc limit {GROUP_ROWS}")
@@ -318,7 +360,7 @@ def _top_users(sql: _Sql, risky_rows: Callable[[], list[dict[str, Any]]], warnin
     if len(entered) >= GROUP_ROWS or len(ran) >= GROUP_ROWS:
         warnings.append(f"{GROUP_ROWS} or more users in this window: the top users are ranked among the "
                         f"{GROUP_ROWS} who entered most containers and the {GROUP_ROWS} who ran most commands")
-    risky = Counter(r["username"] for r in risky_rows())
+    risky = Counter(r.username for r in risky_rows())
     users: dict[str, dict[str, Any]] = {}
     for row in [*entered, *ran]:
         name = _text(row.get("username"))
@@ -353,7 +395,7 @@ def _top_pods(sql: _Sql) -> list[dict[str, Any]]:
 def _top_programs(sql: _Sql, catalogue: dict[str, RiskyProgram]) -> list[dict[str, Any]]:
     rows = sql.rows(COMMAND_EVENTS, f"select {_PROGRAM} as program, count(1) as runs, count(distinct \"traceId\") "
                                     f"as sessions, count(distinct {_USER}) as users group by program "
-                                    f"order by runs desc, program limit {TOP}")
+                                    f"order by runs desc, program limit {TOP}", LAST)
     return [{"program": _text(r.get("program")), "runs": _int(r.get("runs")), "sessions": _int(r.get("sessions")),
              "users": _int(r.get("users")), "risky": _text(r.get("program")) in catalogue} for r in rows]
 
@@ -364,7 +406,15 @@ def _risk_candidates(catalogue: dict[str, RiskyProgram]) -> str:
     return f"{_PROGRAM} in ({names}) or {_PROGRAM} like '.%' or {paths}"
 
 
-def _risky_rows(sql: _Sql, catalogue: dict[str, RiskyProgram], warnings: list[str]) -> list[dict[str, Any]]:
+class _RiskyCommand(NamedTuple):
+    """One risky command: what the panels count by, and its SQL row if it is among those shown."""
+    risk: RiskyProgram
+    trace_id: str
+    username: str
+    row: dict[str, str] | None
+
+
+def _risky_rows(sql: _Sql, catalogue: dict[str, RiskyProgram], warnings: list[str]) -> list[_RiskyCommand]:
     """Every risky command of the window, newest first, with its risk."""
     rows = sql.rows(COMMAND_EVENTS, f"select \"time\" as event_time, __time__ as log_time, \"traceId\" as trace_id, "
                                     f"\"eventId\" as event_id, {_USER} as username, {_ALIUID} as aliuid, "
@@ -373,65 +423,62 @@ def _risky_rows(sql: _Sql, catalogue: dict[str, RiskyProgram], warnings: list[st
                                     f"{_CMDLINE} as cmdline where {_risk_candidates(catalogue)} "
                                     # Within one second, by the event's own time: an order that
                                     # does not hang on which shard or file row an event came from.
-                                    f"order by log_time desc, event_time desc, event_id desc limit {RISKY_ROWS}")
+                                    f"order by log_time desc, event_time desc, event_id desc limit {RISKY_ROWS}", FIRST)
     if len(rows) >= RISKY_ROWS:
         warnings.append(f"more than {RISKY_ROWS} commands may be risky: the risky counts cover the newest "
                         f"{RISKY_ROWS}; narrow the window for exact numbers")
     out = []
     for row in rows:
-        event = {"kind": KIND_COMMAND, "process.name": _text(row.get("program")),
-                 "process.cmdline": _text(row.get("cmdline"))}
-        risk = risk_of(event, catalogue)
-        if risk is None:
-            continue
-        when = normalise_time({"time": _text(row.get("event_time")), "__time__": _int(row.get("log_time"))})
-        out.append({"time": when.get("time"), "epoch": _int(row.get("log_time")),
-                    "username": _text(row.get("username")), "aliuid": _text(row.get("aliuid")),
-                    "namespace": _text(row.get("pod_namespace")), "pod": _text(row.get("pod_name")),
-                    "container": _text(row.get("container")), "program": event["process.name"],
-                    "cmdline": event["process.cmdline"], "risk": risk, "traceId": _text(row.get("trace_id")),
-                    "eventId": _text(row.get("event_id"))})
+        risk = risk_of({"kind": KIND_COMMAND, "process.name": _text(row.get("program")),
+                        "process.cmdline": _text(row.get("cmdline"))}, catalogue)
+        if risk is not None:
+            # Only the newest are shown: the others keep what they are counted by.
+            shown = row if len(out) < RISKY_SHOWN else None
+            out.append(_RiskyCommand(risk, _text(row.get("trace_id")), _text(row.get("username")), shown))
     return out
 
 
-def _risky_command(row: dict[str, Any], redact: bool, locator: str) -> dict[str, Any]:
-    risk: RiskyProgram = row["risk"]
-    command = f"ackaudit event {shlex.quote(row['eventId'])} {locator}".strip() if row["eventId"] else ""
-    return {"time": row["time"], "username": row["username"], "aliuid": row["aliuid"],
-            "namespace": row["namespace"], "pod": row["pod"], "container": row["container"],
-            "program": row["program"], "cmdline": redact_text(row["cmdline"]) if redact else row["cmdline"],
-            "category": risk.category, "reason": risk.reason, "traceId": row["traceId"], "eventId": row["eventId"],
+def _risky_command(risky: _RiskyCommand, redact: bool, locator: str) -> dict[str, Any]:
+    row, risk = risky.row or {}, risky.risk
+    when = normalise_time({"time": _text(row.get("event_time")), "__time__": _int(row.get("log_time"))})
+    event_id, cmdline = _text(row.get("event_id")), _text(row.get("cmdline"))
+    command = f"ackaudit event {shlex.quote(event_id)} {locator}".strip() if event_id else ""
+    return {"time": when.get("time"), "username": risky.username, "aliuid": _text(row.get("aliuid")),
+            "namespace": _text(row.get("pod_namespace")), "pod": _text(row.get("pod_name")),
+            "container": _text(row.get("container")), "program": _text(row.get("program")),
+            "cmdline": redact_text(cmdline) if redact else cmdline,
+            "category": risk.category, "reason": risk.reason, "traceId": risky.trace_id, "eventId": event_id,
             "command": command}
 
 
-def _risky_programs(risky_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    groups: dict[RiskyProgram, list[dict[str, Any]]] = defaultdict(list)
+def _risky_programs(risky_rows: list[_RiskyCommand]) -> list[dict[str, Any]]:
+    groups: dict[RiskyProgram, list[_RiskyCommand]] = defaultdict(list)
     for row in risky_rows:
-        groups[row["risk"]].append(row)
+        groups[row.risk].append(row)
     out = [{"program": risk.name, "category": risk.category, "reason": risk.reason, "runs": len(rows),
-            "sessions": len({r["traceId"] for r in rows}), "users": len({r["username"] for r in rows})}
+            "sessions": len({r.trace_id for r in rows}), "users": len({r.username for r in rows})}
            for risk, rows in groups.items()]
     return sorted(out, key=lambda p: (-p["runs"], p["program"], p["category"]))
 
 
 # -- sessions worth a look ---------------------------------------------------------------------------
-def _sessions_to_review(sql: _Sql, risky_rows: Callable[[], list[dict[str, Any]]], zone: ReportZone,
+def _sessions_to_review(sql: _Sql, risky_rows: Callable[[], list[_RiskyCommand]], zone: ReportZone,
                         locator: str, warnings: list[str]) -> dict[str, Any]:
     shifted = f"(__time__ + {zone.offset})"
     at_night = f"{shifted} % {DAY} < {NIGHT_END_HOUR * HOUR}"
     # Every session entered at night is ranked: count them first, then ask for that many.
-    night_count = _int(sql.one(EXEC_EVENTS, f"select count(distinct \"traceId\") as n where {at_night}").get("n"))
+    night_count = _int(sql.one(EXEC_EVENTS, f"select count(distinct \"traceId\") as n where {at_night}", FIRST).get("n"))
     night: set[str] = set()
     if night_count:
         wanted = min(night_count, SQL_MAX_ROWS)
         night = {_text(r.get("trace_id")) for r in sql.rows(
-            EXEC_EVENTS, f"select distinct \"traceId\" as trace_id where {at_night} limit {wanted}")} - {""}
+            EXEC_EVENTS, f"select distinct \"traceId\" as trace_id where {at_night} limit {wanted}", FIRST)} - {""}
         if night_count > SQL_MAX_ROWS:
             warnings.append(f"{night_count} sessions started at night; only {SQL_MAX_ROWS} of them could be "
                             "ranked: narrow the window")
     # The risky commands come from another thread: wait for them only once this panel's own
     # statements are done.
-    risky = Counter(r["traceId"] for r in risky_rows() if r["traceId"])
+    risky = Counter(r.trace_id for r in risky_rows() if r.trace_id)
     candidates = sorted(set(risky) | night, key=lambda t: (-risky.get(t, 0), t not in night, t))
     chosen = candidates[:SESSIONS_SHOWN]
     details = _session_details(sql, chosen)
@@ -460,11 +507,12 @@ def _sessions_to_review(sql: _Sql, risky_rows: Callable[[], list[dict[str, Any]]
 def _session_details(sql: _Sql, trace_ids: list[str]) -> dict[str, dict[str, str]]:
     if not trace_ids:
         return {}
-    search = f"{ALL_EVENTS} and ({' or '.join(term('traceId', t) for t in trace_ids)})"
+    # The sessions' few rows first: the kinds are then tested on those alone.
+    search = f"({' or '.join(term('traceId', t) for t in trace_ids)}) and {ALL_EVENTS}"
     rows = sql.rows(search, f"select \"traceId\" as trace_id, count_if(kind = '{KIND_COMMAND}') as commands, "
                             f"min(__time__) as started, max(__time__) as ended, arbitrary({_USER}) as username, "
                             f"arbitrary({_ALIUID}) as aliuid, arbitrary({_NAMESPACE}) as pod_namespace, "
-                            f"arbitrary({_POD}) as pod_name group by trace_id limit {GROUP_ROWS}")
+                            f"arbitrary({_POD}) as pod_name group by trace_id limit {GROUP_ROWS}", FIRST)
     return {_text(r.get("trace_id")): r for r in rows}
 
 

@@ -223,3 +223,21 @@ def test_concurrent_appends_and_queries(engine):
         t.join()
     assert errors == []
     assert engine.sql("* | select count(*) as c") == [{"c": "30"}]
+
+
+def test_a_soft_memory_limit_is_lifted_when_a_statement_needs_more(tmp_path):
+    """With too little memory a statement still answers, and the store no longer holds to the limit."""
+    def fill(store):
+        store.append("p", "l", ({"__time__": 1000 + i, "k": f"value-number-{i}-" + "x" * 40, "g": str(i % 7)}
+                                for i in range(100_000)))
+        return store
+
+    question = "* | select g, count(distinct k) as n group by g order by g"
+    expected = fill(EventStore(None)).query("p", "l", question, 0, 10**10).rows
+    store = fill(EventStore(None))
+    store.configure(str(tmp_path), threads=1)
+    store.keep_memory_within(1)
+    limited = store.run("SELECT current_setting('memory_limit')")[0][0]
+    assert store.query("p", "l", question, 0, 10**10).rows == expected
+    assert [r["n"] for r in expected] == ["14286"] * 5 + ["14285"] * 2
+    assert store.run("SELECT current_setting('memory_limit')")[0][0] != limited
