@@ -280,6 +280,16 @@ def flat_lines(rows, **changes):
     ({"process.name": 42}, "python"),                         # text as a number
     ({"k8s.user.groups": ["a", 1]}, "python"),
     ({"k8s.pod.labels": {"app": {"deep": 1}}}, "python"),
+    ({"k8s.pod.labels": {"app": "web", "tier": 2}}, "python"),
+    ({"k8s.pod.labels": {"app": True}}, "python"),
+    ({"k8s.pod.labels": {"app": ["web"]}}, "python"),
+    ({"k8s.pod.labels": ["app"]}, "python"),
+    ({"k8s.pod.labels": "app=web"}, "python"),
+    ({"k8s.pod.labels": {"a\"pp": "w\\eb", "": "x"}}, "duckdb"),
+    ({"process.name": {"name": "ls"}}, "python"),
+    ({"process.name": ["ls"]}, "python"),
+    ({"process.name": True}, "python"),
+    ({"process.name": "\"quoted\" \\ \u0001"}, "duckdb"),
     ({"k8s.user.aliuid": ""}, "duckdb"),                      # empty text is kept
     ({"k8s.pod.labels": {}}, "duckdb"),
     ({"process.user.uid": None, "host.hostip": None}, "duckdb"),

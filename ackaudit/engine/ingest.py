@@ -134,7 +134,7 @@ def leaf_paths(structure: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, 
         return [prefix] if prefix else []
     out: list[tuple[str, ...]] = []
     for key, sub in structure.items():
-        if '"' in key or "\\" in key:
+        if not key or '"' in key or "\\" in key:
             continue            # not addressable as a JSON path; the field stays in the JSON text
         out.extend(leaf_paths(sub, (*prefix, key)))
     return out
