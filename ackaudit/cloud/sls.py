@@ -42,6 +42,33 @@ def _timeout_session(seconds: float) -> Any:
     return TimeoutSession()
 
 
+def _speed_up_the_sdk() -> None:
+    """The SDK passes every JSON response through Util.convert_unicode_to_str, a Python 2 relic that
+    copies it with an abstract-class check per value: two thirds of the client's time for a GetLogs
+    of 20,000 rows. This is the same conversion (bytes decoded, every container copied) by concrete
+    type, leaving anything else to the SDK's own."""
+    from aliyun.log.util import Util
+
+    original = Util.__dict__["convert_unicode_to_str"].__func__
+    if getattr(original, "_ackaudit", False):
+        return
+
+    def convert(data: Any) -> Any:
+        kind = type(data)
+        if kind is str or kind is int or kind is float or kind is bool or data is None:
+            return data
+        if kind is dict:
+            return {convert(k): convert(v) for k, v in data.items()}
+        if kind is list:
+            return [convert(v) for v in data]
+        if kind is bytes:
+            return data.decode("utf8")
+        return original(data)
+
+    convert._ackaudit = True  # type: ignore[attr-defined]
+    Util.convert_unicode_to_str = staticmethod(convert)
+
+
 @dataclass
 class LogPage:
     rows: list[dict[str, str]]   # each row: every field as a string, with __time__ and __source__
@@ -71,6 +98,8 @@ class SlsClient:
         with self._lock:
             if self._client is None:
                 from aliyun.log import LogClient
+
+                _speed_up_the_sdk()
 
                 client = LogClient(self.endpoint.url, source="ackaudit",
                                    credentials_provider=self._credentials.provider())
