@@ -1,16 +1,17 @@
-"""A cluster's Kubernetes API, through the official client, and one light read without it.
+"""A cluster's Kubernetes API, through the official client, and light reads without it.
 
 The kubeconfig comes from ACK (DescribeClusterUserKubeconfig, short-lived) unless the user gives one
 (`--kubeconfig`, `--context`). Each KubeClient has its own ApiClient: no global configuration.
 
-Importing the official client costs about half a second (its 37.x API classes are built with
-pydantic), which every cluster command would pay for the one ConfigMap that names the SLS project.
-`ConfigMapReader` reads that ConfigMap with one HTTPS GET through urllib3 instead, for the
-kubeconfigs it fully understands (a bearer token or an inline client certificate, an inline CA or
-the system's, no proxy); for any other (exec plugins, auth providers, files named by the kubeconfig,
-a proxy) `ConfigMapReader.from_kubeconfig` answers None and the official client is used. Errors are
-the same either way: 401/403 an AuthError, 404 "no such ConfigMap", timeouts and dropped
-connections a ConnectError, all through `calls.call`.
+Importing the official client costs about half a second (its API classes are built with pydantic),
+which every cluster command would pay for the one ConfigMap that names the SLS project, and
+`status` for listing nodes, DaemonSets and pods. `LightKubeReader` makes those reads (one GET each,
+as the official client does) through urllib3 instead, for the kubeconfigs it fully understands (a
+bearer token or an inline client certificate, an inline CA or the system's, no proxy); for any
+other (exec plugins, auth providers, files named by the kubeconfig, a proxy)
+`LightKubeReader.from_kubeconfig` answers None and the official client is used. Answers and errors
+are the same either way: 401/403 an AuthError, 404 "no such ConfigMap", timeouts and dropped
+connections a ConnectError, all through `calls.call`. Exec stays with the official client.
 """
 
 from __future__ import annotations
@@ -220,7 +221,7 @@ def check_context(config: Any, context: str | None) -> None:
                          hint=f"its contexts: {', '.join(shown(n) for n in names[:5]) or 'none'}")
 
 
-# What ConfigMapReader understands of a kubeconfig; anything else set leaves it to the official client.
+# What LightKubeReader understands of a kubeconfig; anything else set leaves it to the official client.
 _LIGHT_CLUSTER_KEYS = {"server", "certificate-authority-data", "insecure-skip-tls-verify", "tls-server-name"}
 _LIGHT_USER_KEYS = {"token", "client-certificate-data", "client-key-data"}
 
@@ -232,8 +233,9 @@ def _named(config: dict[str, Any], section: str, name: Any, key: str) -> dict[st
     return None
 
 
-class ConfigMapReader:
-    """Reads one ConfigMap with a single GET through urllib3, without importing the official client."""
+class LightKubeReader:
+    """The read-only calls of KubeClient that status and discovery make, each one GET through urllib3,
+    without importing the official client."""
 
     def __init__(self, server: str, headers: dict[str, str], pool: Any, *,
                  timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -242,7 +244,7 @@ class ConfigMapReader:
 
     @classmethod
     def from_kubeconfig(cls, config: Any, context: str | None = None, *,
-                        timeout: float = DEFAULT_TIMEOUT) -> ConfigMapReader | None:
+                        timeout: float = DEFAULT_TIMEOUT) -> LightKubeReader | None:
         """A reader for this kubeconfig, or None when only the official client can use it."""
         import base64
         import binascii
@@ -308,14 +310,74 @@ class ConfigMapReader:
 
     def read_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
         """The ConfigMap's data, or None when there is no such ConfigMap."""
-        import json
         from urllib.parse import quote
+
+        body = self._get("ReadConfigMap", f"/api/v1/namespaces/{quote(namespace, safe='')}/configmaps/"
+                                          f"{quote(name, safe='')}", missing_ok=True)
+        if body is None:
+            return None
+        data = body.get("data") or {}
+        if not isinstance(data, dict):
+            raise self._invalid("ReadConfigMap", "the answer is not a ConfigMap")
+        return {str(k): str(v) for k, v in data.items()}
+
+    def list_nodes(self) -> list[Node]:
+        nodes = []
+        for item in self._items("ListNodes", "/api/v1/nodes"):
+            meta, status = _dict(item, "metadata"), _dict(item, "status")
+            info = _dict(status, "nodeInfo")
+            conditions = {c.get("type"): c.get("status") for c in _dicts(status, "conditions")}
+            addresses = {a.get("type"): a.get("address") for a in _dicts(status, "addresses")}
+            nodes.append(Node(meta.get("name"), info.get("osImage"), info.get("kernelVersion"),
+                              info.get("kubeletVersion"), conditions.get("Ready") == "True",
+                              addresses.get("InternalIP"), dict(_dict(meta, "labels"))))
+        return nodes
+
+    def list_daemonsets(self, namespace: str = "kube-system") -> list[DaemonSet]:
+        from urllib.parse import quote
+
+        out = []
+        for item in self._items("ListDaemonSets", f"/apis/apps/v1/namespaces/{quote(namespace, safe='')}/daemonsets"):
+            meta, status = _dict(item, "metadata"), _dict(item, "status")
+            spec = _dict(_dict(_dict(item, "spec"), "template"), "spec")
+            out.append(DaemonSet(meta.get("namespace"), meta.get("name"), [c.get("image") for c in _dicts(spec, "containers")],
+                                 status.get("desiredNumberScheduled"), status.get("numberReady"),
+                                 dict(_dict(spec, "nodeSelector"))))
+        return out
+
+    def list_pods(self, namespace: str, label_selector: str | None = None) -> list[Pod]:
+        from urllib.parse import quote, urlencode
+
+        query = f"?{urlencode({'labelSelector': label_selector})}" if label_selector else ""
+        out = []
+        for item in self._items("ListPods", f"/api/v1/namespaces/{quote(namespace, safe='')}/pods{query}"):
+            meta, status = _dict(item, "metadata"), _dict(item, "status")
+            conditions = {c.get("type"): c.get("status") for c in _dicts(status, "conditions")}
+            out.append(Pod(meta.get("namespace"), meta.get("name"), _dict(item, "spec").get("nodeName"),
+                           status.get("phase") or "", conditions.get("Ready") == "True", dict(_dict(meta, "labels"))))
+        return out
+
+    def _items(self, action: str, path: str) -> list[dict[str, Any]]:
+        body = self._get(action, path)
+        items = body.get("items") if "items" in body else None
+        if items is None and "items" in body:
+            items = []                               # an empty list may be sent as null
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise self._invalid(action, "the answer is not a list")
+        return items
+
+    def _invalid(self, action: str, what: str) -> ApiError:
+        return ApiError(SERVICE, action, "InvalidResponse", what, status=200, endpoint=self.server)
+
+    def _get(self, action: str, path: str, *, missing_ok: bool = False) -> Any:
+        """The JSON object at `path` (None for 404 when `missing_ok`); every failure raised as the
+        official client's are."""
+        import json
 
         from urllib3.exceptions import HTTPError
         from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-        action = "ReadConfigMap"
-        url = f"{self.server}/api/v1/namespaces/{quote(namespace, safe='')}/configmaps/{quote(name, safe='')}"
+        url = self.server + path
 
         def attempt() -> tuple[Any, None]:
             try:
@@ -329,7 +391,7 @@ class ConfigMapReader:
                 raise AuthError(f"Kubernetes API at {self.server} refused {action}: {resp.status} {resp.reason}",
                                 hint="the identity needs read access to nodes, pods, daemonsets and "
                                      "kube-system configmaps")
-            if resp.status == 404:
+            if resp.status == 404 and missing_ok:
                 return None, None
             if not 200 <= resp.status < 300:
                 raise ApiError(SERVICE, action, str(resp.reason or "Error"), f"HTTP {resp.status}",
@@ -338,15 +400,25 @@ class ConfigMapReader:
                 body = json.loads(resp.data)
             except ValueError:
                 body = None
-            if not isinstance(body, dict) or not isinstance(body.get("data") or {}, dict):
-                raise ApiError(SERVICE, action, "InvalidResponse", "the answer is not a ConfigMap",
+            if not isinstance(body, dict):
+                raise ApiError(SERVICE, action, "InvalidResponse", "the answer is not a JSON object",
                                status=resp.status, endpoint=self.server)
-            return {str(k): str(v) for k, v in (body.get("data") or {}).items()}, None
+            return body, None
 
         return calls.call(SERVICE, action, attempt)
 
     def close(self) -> None:
         self._pool.clear()
+
+
+def _dict(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(parent: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = parent.get(key)
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def _load_client_certificate(tls: Any, cert: bytes, key: bytes) -> None:

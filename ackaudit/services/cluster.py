@@ -148,13 +148,14 @@ class ClusterContext:
             _ = self.kube      # the official client's loader is the judge of a kubeconfig given by hand
 
     @cached_property
-    def _configmap_reader(self) -> Any:
-        """One GET without the official client when the kubeconfig allows it (cloud/kube.py)."""
-        from ackaudit.cloud.kube import ConfigMapReader
+    def kube_reads(self) -> Any:
+        """For reads only (the log ConfigMap, nodes, DaemonSets, pods): one GET each without the
+        official client when the kubeconfig allows it (cloud/kube.py), else the official client."""
+        from ackaudit.cloud.kube import LightKubeReader
 
         if "kube" in self.__dict__:
             return self.kube
-        return ConfigMapReader.from_kubeconfig(self.kubeconfig, self._context, timeout=self._timeout) or self.kube
+        return LightKubeReader.from_kubeconfig(self.kubeconfig, self._context, timeout=self._timeout) or self.kube
 
     @cached_property
     def log_config(self) -> dict[str, str] | None:
@@ -162,7 +163,7 @@ class ClusterContext:
         server unreachable, no permission...), None too, with the reason in `discovery_error`."""
         self.discovery_error = None
         try:
-            return self._configmap_reader.read_configmap(*LOG_CONFIGMAP)
+            return self.kube_reads.read_configmap(*LOG_CONFIGMAP)
         except UsageError:
             raise   # a bad --kubeconfig is the user's to fix
         except AckAuditError as exc:
@@ -332,5 +333,7 @@ class ClusterContext:
         return logstore_name(self.cluster_id)
 
     def close(self) -> None:
+        if "kube_reads" in self.__dict__ and self.__dict__["kube_reads"] is not self.__dict__.get("kube"):
+            self.kube_reads.close()
         if "kube" in self.__dict__:
             self.kube.close()

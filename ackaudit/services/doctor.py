@@ -102,7 +102,7 @@ def _check_state(detail: dict[str, Any]) -> Check:
 
 def _check_nodes(ctx: ClusterContext) -> Check:
     try:
-        nodes = ctx.kube.list_nodes()
+        nodes = ctx.kube_reads.list_nodes()
     except UsageError:
         raise  # a bad --kubeconfig is the caller's to fix, not a fact about the cluster
     except AckAuditError as exc:
@@ -164,12 +164,12 @@ def _check_addon_health(audit: dict[str, Any], offered: dict[str, Any] | None) -
 
 def audit_coverage(ctx: ClusterContext) -> Coverage:
     """Which nodes run a ready audit pod, and why the others do not."""
-    nodes = ctx.kube.list_nodes()
-    daemonset = next((d for d in ctx.kube.list_daemonsets("kube-system")
+    nodes = ctx.kube_reads.list_nodes()
+    daemonset = next((d for d in ctx.kube_reads.list_daemonsets("kube-system")
                       if AUDIT_ADDON in d.name or any(AUDIT_ADDON in i for i in d.images)), None)
     ready_nodes: set[str] = set()
     if daemonset is not None:
-        pods = ctx.kube.list_pods("kube-system")
+        pods = ctx.kube_reads.list_pods("kube-system")
         ready_nodes = {p.node_name for p in pods if p.ready and p.node_name and p.name.startswith(daemonset.name)}
     covered, uncovered = [], {}
     for node in nodes:

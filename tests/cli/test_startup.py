@@ -28,16 +28,20 @@ def test_help_imports_no_heavy_package(args):
     assert loaded == []
 
 
-def test_a_query_on_an_audited_cluster_does_not_import_kubernetes(sandbox):
-    """Finding the SLS project needs no Kubernetes client when the cheap sources find the logstore."""
+@pytest.mark.parametrize("command", [("query", "--since", "1h"), ("status",)])
+def test_a_cluster_command_does_not_import_kubernetes(sandbox, command):
+    """Finding the SLS project needs no Kubernetes client when the cheap sources find the logstore,
+    and `status` reads nodes, DaemonSets and pods with one GET each."""
     import os
 
     from ackaudit.sandbox.world_clusters import AUDITED_CLUSTER_ID
 
     env = {**os.environ, **sandbox.client_env()}
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "ackaudit", "query", "--cluster",
-                           AUDITED_CLUSTER_ID, "--since", "1h"], capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "ackaudit", command[0], "--cluster",
+                           AUDITED_CLUSTER_ID, *command[1:]], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    if command[0] == "status":
+        assert "nodes" in proc.stdout.lower(), proc.stdout                # coverage was read
     names = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
              if line.startswith("import time:") and "|" in line}
     assert "aliyun.log" in names                                     # the measurement itself works
