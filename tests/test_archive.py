@@ -341,6 +341,30 @@ def test_a_parquet_footer_without_counts_is_read_by_counting_rows(rows, tmp_path
     assert_answers_alike(source, python_store(path))
 
 
+@pytest.mark.parametrize("odd", ['{"note": "a key no export writes"}', '["a", "list"]', '"text"', "not json"])
+def test_a_line_unlike_the_first_reads_as_the_python_way_reads_it(rows, tmp_path, odd):
+    """Only the first line is looked at before the conversion. A later flat event with a key an export
+    does not write loses it either way (flat events are read by their known fields); a later line
+    that is not an object is named either way."""
+    lines = flat_lines(rows).splitlines(keepends=True)
+    if odd.startswith("{"):
+        extra = json.loads(lines[3])
+        extra.update(json.loads(odd))
+        lines[3] = json.dumps(extra) + "\n"
+    else:
+        lines.insert(3, odd + "\n")
+    path = tmp_path / "odd.jsonl"
+    path.write_text("".join(lines), encoding="utf-8")
+    if odd.startswith("{"):
+        source = FileSource(str(path))
+        assert source.read_by == "duckdb"
+        assert_answers_alike(source, python_store(path))
+        assert not any("note" in r for r in source.get("*", START, END + 1, line=FileSource.page_size).rows)
+    else:
+        with pytest.raises(UsageError, match="line 4"):
+            FileSource(str(path))
+
+
 def test_files_of_other_tools_are_read_the_python_way(rows, tmp_path):
     import duckdb
 
