@@ -161,16 +161,17 @@ class _Compiler:
     def match(self, column: str, tokens: Sequence[Token]) -> str:
         col = quote_identifier(column)
         literal = _longest_literal(tokens)
-        self.params.extend([literal, token_pattern(tokens)])
         # Both sides are lower-cased by DuckDB, so the guard agrees with the regex's case folding.
-        matched = f"(contains(lower({col}), lower(?)) AND regexp_matches({col}, ?, 'i'))"
+        self.params.append(literal)
         if len(tokens) == 1 and all(isinstance(piece, str) for piece in tokens[0]):
-            # A field that is exactly the token (`kind: Command`) matches without lower-casing or a
-            # regex: a third of the time over a million rows. A token holds no delimiter, so the
-            # whole value is one token.
-            self.params.insert(len(self.params) - 2, "".join(tokens[0]))
-            return f"({col} = ? OR {matched})"
-        return matched
+            # A field that is exactly the token (`kind: Command`) matches without the regex: a token
+            # holds no delimiter, so the whole value is one token. Half the time of a statement over
+            # a million rows. (Inside the AND: an OR at the top would keep DuckDB from filtering
+            # before a file's view builds its JSON columns, four times slower.)
+            self.params.extend(["".join(tokens[0]), token_pattern(tokens)])
+            return f"(contains(lower({col}), lower(?)) AND ({col} = ? OR regexp_matches({col}, ?, 'i')))"
+        self.params.append(token_pattern(tokens))
+        return f"(contains(lower({col}), lower(?)) AND regexp_matches({col}, ?, 'i'))"
 
 
 def compile_predicate(node: Node, resolve: Resolver, fulltext_columns: Sequence[str]) -> tuple[str, list[Any]]:
