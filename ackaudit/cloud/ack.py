@@ -63,6 +63,29 @@ def _error_fields(exc: Any) -> tuple[str, str, str | None]:
     return code, message, request_id
 
 
+def _defer_key_pair_signing() -> None:
+    """aliyunsdkcore.client imports its RSA key-pair signer, and with it `cryptography` (about 13 ms),
+    whatever the credentials; ackaudit signs every request itself (_ProviderSigner). The signer's
+    algorithm module is a stand-in until something uses it: then the real one is imported and
+    answers."""
+    import importlib
+    import sys
+    import types
+
+    name = "aliyunsdkcore.auth.algorithm.sha_hmac256"
+    if name in sys.modules:
+        return
+    stand_in = types.ModuleType(name, "loaded on first use (ackaudit.cloud.ack)")
+
+    def real_module(attribute: str) -> Any:
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]
+        return getattr(importlib.import_module(name), attribute)
+
+    stand_in.__getattr__ = real_module  # type: ignore[method-assign]
+    sys.modules[name] = stand_in
+
+
 class AckClient:
     def __init__(self, region: str, endpoint: Endpoint, credentials: CredentialSource, *,
                  timeout: float = 30) -> None:
@@ -73,6 +96,7 @@ class AckClient:
     def _acs(self) -> Any:
         with self._lock:
             if self._client is None:
+                _defer_key_pair_signing()
                 from aliyunsdkcore.client import AcsClient
 
                 # auto_retry off: retries are ours (calls.call), and core never retries CS anyway.

@@ -183,7 +183,7 @@ def run_query(source: EventSource, search: str, from_time: int, to_time: int, *,
               oldest_first: bool = False) -> QueryResult:
     """Up to `limit` events (0: all) matching `search` in [from, to), newest first unless asked."""
     fetcher = Fetcher(source)
-    total = count(fetcher, search, from_time, to_time)
+    total: int | None = None
     events: list[dict[str, Any]] = []
     seen: set[str] = set()
     offset = 0
@@ -191,6 +191,10 @@ def run_query(source: EventSource, search: str, from_time: int, to_time: int, *,
     while limit == 0 or len(events) < limit:
         line = size if limit == 0 else min(size, max(PAGE, limit - len(events)))
         page = fetcher.complete(search, from_time, to_time, offset=offset, line=line, reverse=not oldest_first)
+        if offset == 0:
+            # A complete first page that is not full holds every match: one request saved.
+            short = len(page.rows) < line and not fetcher.partial
+            total = len(page.rows) if short else count(fetcher, search, from_time, to_time)
         for row in page.rows:
             event = to_event(row)
             key = event.get("eventId") or repr(sorted(row.items()))

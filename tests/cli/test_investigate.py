@@ -55,6 +55,17 @@ def test_the_default_limit_says_how_many_more_exist(cli, window):
     assert "showing 100 of" in run.stderr and "--limit 0" in run.stderr
 
 
+def test_an_answer_that_fits_one_page_takes_one_request(cli, window):
+    """The count is asked of SLS only when the first page is full: a short page holds every match."""
+    few = cli("-v", "query", "--cluster", C, "--from", str(window[0]), "--to", str(window[1]),
+              "--process", "rm", "--limit", "100", "-o", "json")
+    assert few.exit_code == 0, few.stderr
+    assert 0 < len(few.json()) < 100
+    assert few.stderr.count("SLS GetLogs ") == 1 and "showing" not in few.stderr
+    many = cli("-v", "query", "--cluster", C, "--from", str(window[0]), "--to", str(window[1]), "-o", "json")
+    assert many.stderr.count("SLS GetLogs ") == 2 and "showing 100 of" in many.stderr
+
+
 def test_pod_filter(cli, window):
     some = q(cli, window, "--limit", "0", "--kind", "command", "-o", "json").json()
     ns, pod = some[0]["k8s.pod.namespace"], some[0]["k8s.pod.name"]
