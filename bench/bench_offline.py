@@ -13,6 +13,9 @@ that process (os.wait4's rusage):
   query --source FILE --process rm --limit 0 -o jsonl, against a Python process that imports duckdb
   and fetches the same rows with one SELECT (the same file, the same filter, newest first);
   report --source FILE -o json.
+Each run has an empty cache folder of its own, so a jsonl source is converted every time; for
+jsonl the same two are then measured again with the conversion kept from a first run (as a second
+command on the same file finds it).
 Targets, for each format: query within 5x of the direct DuckDB query; report under 2 s; peak RSS
 under 300 MB. Exit status 1 when one is missed.
 """
@@ -71,11 +74,18 @@ def make_files(workdir: Path, events: int) -> dict[str, Path]:
     return files
 
 
-def timed(argv: list[str]) -> tuple[float, float, bytes]:
-    """(wall seconds, peak RSS in MB, stdout) of one child process."""
+def timed(argv: list[str], cache: str | None = None) -> tuple[float, float, bytes]:
+    """(wall seconds, peak RSS in MB, stdout) of one child process, its cache folder `cache` (by
+    default an empty one, so a jsonl or csv source is converted again)."""
+    with tempfile.TemporaryDirectory(prefix="ackaudit-bench-cache-") as empty:
+        env = {**os.environ, "XDG_CACHE_HOME": cache or empty}
+        return _timed(argv, env)
+
+
+def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, bytes]:
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -88,10 +98,25 @@ def timed(argv: list[str]) -> tuple[float, float, bytes]:
     return seconds, usage.ru_maxrss / 1024, printed
 
 
-def median_of(runs: int, argv: list[str]) -> tuple[float, float, bytes]:
+def median_of(runs: int, argv: list[str], cache: str | None = None) -> tuple[float, float, bytes]:
     """The median time and the highest peak RSS of `runs` runs, and what the first printed."""
-    measured = [timed(argv) for _ in range(runs)]
+    measured = [timed(argv, cache) for _ in range(runs)]
     return (statistics.median(m[0] for m in measured), max(m[1] for m in measured), measured[0][2])
+
+
+def _rows(fmt: str, when: str, found: int, n: str, query: tuple[float, float], direct: tuple[float, float],
+          report: tuple[float, float]) -> list[tuple]:
+    (q_seconds, q_rss), (d_seconds, d_rss), (r_seconds, r_rss) = query, direct, report
+    ratio = q_seconds / d_seconds
+    return [
+        (f"query --source {fmt}{when} --process rm --limit 0 ({found:,} of {n} events)", q_seconds, "s",
+         d_seconds, "DuckDB SELECT in a Python process", ratio, f"≤ {QUERY_RATIO:g}×", ratio <= QUERY_RATIO),
+        (f"report --source {fmt}{when} ({n} events)", r_seconds, "s", None, "", None,
+         f"< {REPORT_SECONDS:g} s", r_seconds < REPORT_SECONDS),
+        (f"peak RSS, query --source {fmt}{when}", q_rss, "MB", d_rss, "the DuckDB SELECT", q_rss / d_rss,
+         f"< {RSS_MB:g} MB", q_rss < RSS_MB),
+        (f"peak RSS, report --source {fmt}{when}", r_rss, "MB", None, "", None, f"< {RSS_MB:g} MB", r_rss < RSS_MB),
+    ]
 
 
 def main() -> int:
@@ -125,17 +150,15 @@ def main() -> int:
             if int(d_found) != found:
                 raise SystemExit(f"{fmt}: ackaudit found {found} events, DuckDB {d_found}")
             r_seconds, r_rss, _ = median_of(args.runs, [*ackaudit, "report", "--source", str(path), "-o", "json"])
-            ratio = q_seconds / d_seconds
             n = f"{args.events:,}"
-            rows += [
-                (f"query --source {fmt} --process rm --limit 0 ({found:,} of {n} events)", q_seconds, "s",
-                 d_seconds, "DuckDB SELECT in a Python process", ratio, f"≤ {QUERY_RATIO:g}×", ratio <= QUERY_RATIO),
-                (f"report --source {fmt} ({n} events)", r_seconds, "s", None, "", None,
-                 f"< {REPORT_SECONDS:g} s", r_seconds < REPORT_SECONDS),
-                (f"peak RSS, query --source {fmt}", q_rss, "MB", d_rss, "the DuckDB SELECT", q_rss / d_rss,
-                 f"< {RSS_MB:g} MB", q_rss < RSS_MB),
-                (f"peak RSS, report --source {fmt}", r_rss, "MB", None, "", None, f"< {RSS_MB:g} MB", r_rss < RSS_MB),
-            ]
+            rows += _rows(fmt, "", found, n, (q_seconds, q_rss), (d_seconds, d_rss), (r_seconds, r_rss))
+            if fmt != "parquet":
+                # The conversion is kept for the next command on the same file: the same questions again.
+                kept = str(workdir / "kept-cache")
+                timed(query, kept)
+                again_q = median_of(args.runs, query, kept)
+                again_r = median_of(args.runs, [*ackaudit, "report", "--source", str(path), "-o", "json"], kept)
+                rows += _rows(fmt, ", again (conversion kept)", found, n, again_q[:2], (d_seconds, d_rss), again_r[:2])
 
     print(f"{'measured':<58} {'ackaudit':>10} {'DuckDB':>10} {'ratio':>7}  {'target':<9} ok")
     for name, value, unit, baseline, against, ratio, target, ok in rows:

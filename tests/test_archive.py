@@ -418,3 +418,89 @@ def test_a_null_field_is_read_the_python_way(rows, tmp_path):
     assert source.read_by == "python"
     assert_answers_alike(source, python_store(path))
     assert any('"cwd":null' in row.get("process", "") for row in source.get("*", START, END + 1, line=1000).rows)
+
+
+# -- a jsonl or csv conversion is kept for the next command on the same file ------------------------
+
+def _conversions():
+    from ackaudit.services.conversion_cache import cache_dir
+
+    folder = cache_dir()
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_converted_file_is_not_converted_again(rows, tmp_path, monkeypatch, fmt):
+    from ackaudit.services import archive_sql
+
+    path = tmp_path / f"events.{fmt}"
+    write(rows, path, fmt, redact=False)
+    first = FileSource(str(path))
+    assert first.read_by == "duckdb" and len(_conversions()) == 1
+    expected = python_store(path)
+    first.close()
+
+    def no_conversion(*args):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(archive_sql, "_jsonl_statement", no_conversion)
+    monkeypatch.setattr(archive_sql, "_csv_statement", no_conversion)
+    again = FileSource(str(path))
+    assert again.read_by == "duckdb"
+    assert_answers_alike(again, expected)
+
+
+def test_a_changed_file_is_converted_again(rows, tmp_path):
+    path = tmp_path / "events.jsonl"
+    write(rows, path, "jsonl", redact=False)
+    assert FileSource(str(path)).count == len(rows)
+    with open(path, "a", encoding="utf-8") as out:       # one more event, the same as the last
+        out.write(path.read_text(encoding="utf-8").splitlines(keepends=True)[-1])
+    source = FileSource(str(path))
+    assert source.count == len(rows) + 1 and len(_conversions()) == 2
+    assert_answers_alike(source, python_store(path))
+
+
+def test_a_broken_kept_conversion_is_forgotten(rows, tmp_path):
+    from ackaudit.services.conversion_cache import cache_dir
+
+    path = tmp_path / "events.jsonl"
+    write(rows, path, "jsonl", redact=False)
+    FileSource(str(path)).close()
+    [name] = _conversions()
+    (cache_dir() / name).write_bytes(b"PAR1 not a parquet file")
+    source = FileSource(str(path))
+    assert source.read_by == "duckdb"
+    assert_answers_alike(source, python_store(path))
+    assert (cache_dir() / name).read_bytes().startswith(b"PAR1") and (cache_dir() / name).stat().st_size > 100
+
+
+def test_nothing_is_kept_with_a_budget_of_zero(rows, tmp_path, monkeypatch):
+    monkeypatch.setenv("ACKAUDIT_SOURCE_CACHE_MB", "0")
+    path = tmp_path / "events.jsonl"
+    write(rows, path, "jsonl", redact=False)
+    assert FileSource(str(path)).read_by == "duckdb"
+    assert _conversions() == []
+
+
+def test_the_least_recently_used_conversions_go_first(tmp_path):
+    from ackaudit.services.conversion_cache import IN_USE_SECONDS, cache_dir, prune
+
+    folder = cache_dir()
+    folder.mkdir(parents=True)
+    now = 2_000_000_000
+    a, b, c = (f"{letter * 40}.parquet" for letter in "abc")
+
+    def fill():
+        for name, age in ((a, 3 * IN_USE_SECONDS), (b, 2 * IN_USE_SECONDS), (c, IN_USE_SECONDS // 2)):
+            entry = folder / name
+            entry.write_bytes(b"x" * 600_000)
+            os.utime(entry, (now - age, now - age))
+
+    fill()
+    (folder / "notes.txt").write_bytes(b"y" * 5_000_000)           # not an entry: never removed
+    prune(1.0, now=now)                                              # 1 MB: the oldest two go
+    assert sorted(p.name for p in folder.iterdir()) == [c, "notes.txt"]
+    fill()
+    prune(0.0, keep_name=a, now=now)     # nothing fits: all but the one kept and the one just used
+    assert sorted(p.name for p in folder.iterdir()) == [a, c, "notes.txt"]

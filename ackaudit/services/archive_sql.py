@@ -28,6 +28,7 @@ from typing import Any
 
 from ackaudit.audit.fields import FIELDS, JSON_CONTAINERS, Field
 from ackaudit.engine.ingest import KEYSET, SEQ, TIME, DerivedKeysets
+from ackaudit.services import conversion_cache
 
 # The keys of a raw row, in the order loading a flat event gives them (see archive._from_flat).
 _TOP = tuple(f.name for f in FIELDS if f.container is None)
@@ -343,23 +344,50 @@ def load(store: Any, project: str, logstore: str, path: str, kind: str, workdir:
     source = os.path.join(workdir, f"source.{kind}")
     try:
         os.symlink(os.path.abspath(path), source)
-        if kind in ("jsonl", "csv"):
-            if kind == "jsonl" and (not _exported_jsonl(path) or _count_nulls(store, source)):
-                return None
-            header = _csv_header(path) if kind == "csv" else []
-            if header is None:
-                return None
-            # With one DuckDB thread (FileSource's), the file streams through in order, one row group
-            # at a time; more threads would buffer rows to keep that order, for little gain.
-            store.run(_jsonl_statement(source, base) if kind == "jsonl" else _csv_statement(source, header, base))
-        else:
-            base = source
+        if kind not in ("jsonl", "csv"):
+            with _every_core(store):
+                return _attach_parquet(store, project, logstore, source)
+        name = conversion_cache.identity(path, kind)
+        count = _attach_kept(store, project, logstore, name, workdir)
+        if count is not None:
+            return count
+        if kind == "jsonl" and (not _exported_jsonl(path) or _count_nulls(store, source)):
+            return None
+        header = _csv_header(path) if kind == "csv" else []
+        if header is None:
+            return None
+        # With one DuckDB thread (FileSource's), the file streams through in order, one row group
+        # at a time; more threads would buffer rows to keep that order, for little gain.
+        store.run(_jsonl_statement(source, base) if kind == "jsonl" else _csv_statement(source, header, base))
         with _every_core(store):
-            return _attach_parquet(store, project, logstore, base)
+            count = _attach_parquet(store, project, logstore, base)
+        if count is not None and conversion_cache.identity(path, kind) == name:   # unchanged meanwhile
+            conversion_cache.keep(name, Path(base))
+        return count
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
     except (duckdb.Error, OSError):     # the Python way says what is wrong, and where
         return None
+
+
+def _attach_kept(store: Any, project: str, logstore: str, name: str | None, workdir: str) -> int | None:
+    """The logstore as a view over the conversion kept from an earlier command, if there is one
+    that attaches; one that does not is forgotten."""
+    import duckdb
+
+    kept = conversion_cache.lookup(name)
+    if kept is None:
+        return None
+    link = os.path.join(workdir, "kept.parquet")      # a fixed name, as for the source
+    try:
+        os.symlink(kept, link)
+        with _every_core(store):
+            count = _attach_parquet(store, project, logstore, link)
+    except (duckdb.Error, OSError):
+        count = None
+    if count is None:
+        conversion_cache.forget(name)
+    return count
 
 
 def _exported_jsonl(path: str) -> bool:
