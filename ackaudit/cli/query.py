@@ -34,11 +34,10 @@ def event_source(cluster: str | None, source_file: str | None) -> tuple[Any, Any
 
 def lookup_window(src: Any, since: str | None, default: str = "30d") -> Any:
     """The window a session or event lookup searches: --since (or `default`); a whole file by default."""
-    from ackaudit.services.archive import FileSource, window_for
-    from ackaudit.services.investigate import Window
+    from ackaudit.services.investigate import Window, is_file, window_for
 
     from_time, to_time = window_for(src, since=since, from_=None, to=None, default=default, now=time.time())
-    whole_file = isinstance(src, FileSource) and since is None
+    whole_file = is_file(src) and since is None
     return Window(from_time, to_time, None if whole_file else (since or default))
 
 
@@ -105,8 +104,14 @@ def register(app: typer.Typer) -> None:
         """Find audit events by pod, program, user, container, node, image and time."""
         from ackaudit.audit.query import Filters, build_search, parse_pod
         from ackaudit.audit.risky import builtin_catalogue, load_catalogue
-        from ackaudit.services.archive import FileSource, window_for
-        from ackaudit.services.investigate import Window, resolve_id, run_query, window_text
+        from ackaudit.services.investigate import (
+            Window,
+            is_file,
+            resolve_id,
+            run_query,
+            window_for,
+            window_text,
+        )
 
         ns, pod_name = parse_pod(pod, namespace)
         catalogue = load_catalogue(str(risky_programs)) if risky_programs else builtin_catalogue()
@@ -123,7 +128,7 @@ def register(app: typer.Typer) -> None:
             filters.trace_id = resolve_id(src, "traceId", trace, Window(from_time, to_time), required=False)
             search = build_search(filters)
         if from_ is None and to is None:
-            whole_file = isinstance(src, FileSource) and since is None
+            whole_file = is_file(src) and since is None
             label = f"all of {source}" if whole_file else f"the last {since or '24h'}"
             _output.info(f"events from {window_text(from_time, to_time)} ({label})")
         else:

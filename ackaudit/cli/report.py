@@ -50,8 +50,8 @@ def register(app: typer.Typer) -> None:
         come first: the most risky commands, then entries between 00:00 and 06:00 local time.
         """
         from ackaudit.audit.risky import builtin_catalogue, load_catalogue
-        from ackaudit.services.archive import window_for
         from ackaudit.services.files import output_target, write_text
+        from ackaudit.services.investigate import window_for
         from ackaudit.services.report import build_report, region_zone, zone_named
         from ackaudit.services.report_render import to_html, to_markdown
 

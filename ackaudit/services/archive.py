@@ -30,9 +30,10 @@ from typing import Any
 
 from ackaudit.audit.escape import csv_value
 from ackaudit.audit.fields import FIELD_NAMES, FIELDS, JSON_CONTAINERS, flatten_event
-from ackaudit.audit.timeparse import iso, window
+from ackaudit.audit.timeparse import iso
 from ackaudit.errors import UsageError, shown, shown_path
 from ackaudit.services.files import Target, check_suffix
+from ackaudit.services.investigate import window_for  # noqa: F401  (the window of a file source lives there)
 
 FORMATS = ("jsonl", "csv", "parquet")
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -353,14 +354,6 @@ class FileSource:
             store.close()
             self._store = None
         self._workdir.cleanup()
-
-
-def window_for(source: Any, *, since: str | None, from_: str | None, to: str | None, default: str,
-               now: float) -> tuple[int, int]:
-    """The window of --since/--from/--to; for a file given none of them, the whole file."""
-    if isinstance(source, FileSource) and since is None and from_ is None and to is None:
-        return (source.span[0], source.span[1] + 1) if source.span else (0, 1)
-    return window(since=since, from_=from_, to=to, default=default, now=now)
 
 
 def load_rows(path: str) -> Iterator[dict[str, str]]:

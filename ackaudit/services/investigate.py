@@ -252,6 +252,22 @@ def follow(source: EventSource, search: str, since: int, *, seen: set[str], inte
         sleep(interval)
 
 
+def is_file(source: Any) -> bool:
+    """Whether the events come from a file (archive.FileSource, which knows its `span`): a window
+    then defaults to the whole file. Asked this way so cluster commands need not load archive.py."""
+    return hasattr(source, "span")
+
+
+def window_for(source: Any, *, since: str | None, from_: str | None, to: str | None, default: str,
+               now: float) -> tuple[int, int]:
+    """The window of --since/--from/--to; for a file given none of them, the whole file."""
+    from ackaudit.audit.timeparse import window
+
+    if is_file(source) and since is None and from_ is None and to is None:
+        return (source.span[0], source.span[1] + 1) if source.span else (0, 1)
+    return window(since=since, from_=from_, to=to, default=default, now=now)
+
+
 def window_text(from_time: int, to_time: int) -> str:
     """A search window as people read it: "2026-11-06 00:43 to 2026-12-06 00:43 UTC" (the end is exclusive)."""
     def fmt(ts: int) -> str:
