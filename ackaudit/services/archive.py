@@ -328,7 +328,10 @@ class FileSource:
                 count = self._store.append(_FILE_PROJECT, self._logstore, load_rows(path))
             self.count = count
             self.span = self._store.time_span(_FILE_PROJECT, self._logstore)
-            self._store.keep_memory_within(self.soft_memory_mb)
+            if self.read_by == "duckdb":
+                # The events stay in the file: only the queries' working memory is held to the limit
+                # (rows loaded the Python way live in DuckDB's memory, and would spill).
+                self._store.keep_memory_within(self.soft_memory_mb)
         except BaseException:
             self.close()
             raise
