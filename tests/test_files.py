@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from ackaudit.errors import OutputError, UsageError
-from ackaudit.services.files import output_target, staged, write_text
+from ackaudit.services.files import _host_id, output_target, remove_stale_parts, staged, write_text
 
 
 @pytest.fixture
@@ -97,3 +97,28 @@ def test_a_fifo_is_written_through(out_dir):
 def test_stdout_by_any_name_is_stdout(name):
     assert output_target(name, force=False).to_stdout
     assert output_target(name, force=True).path is None
+
+
+def test_only_a_dead_process_s_temporary_files_of_this_target_are_removed(out_dir):
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    host, live = _host_id(), os.getpid()
+    stale = [f".audit.jsonl.{gone}-{host}-0a1b2c3d.part{suffix}" for suffix in ("", ".1", ".12", ".stage.jsonl")]
+    kept = [f".audit.jsonl.{live}-{host}-0a1b2c3d.part",           # a live process
+            f".audit.jsonl.{gone}-ffffffff-0a1b2c3d.part",          # another machine's
+            f".other.jsonl.{gone}-{host}-0a1b2c3d.part",            # another target
+            f".audit.jsonl.{gone}-{host}-0a1b2c3d.part.bak",        # not a name ackaudit writes
+            f".audit.jsonl.{gone}-{host}-0a1b2c3d.partial", "audit.jsonl.part"]
+    for name in stale + kept:
+        (out_dir / name).write_text("x", encoding="utf-8")
+    (out_dir / f".audit.jsonl.{gone}-{host}-99999999.part").mkdir()          # not a file: kept
+    os.symlink(out_dir / kept[0], out_dir / f".audit.jsonl.{gone}-{host}-88888888.part")   # nor a link
+    removed = remove_stale_parts(out_dir / "audit.jsonl")
+    assert sorted(p.name for p in removed) == sorted(stale)
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(
+        kept + [f".audit.jsonl.{gone}-{host}-99999999.part", f".audit.jsonl.{gone}-{host}-88888888.part"])
+    write_text(output_target(str(out_dir / "audit.jsonl"), force=False), "new\n")
+    assert (out_dir / "audit.jsonl").read_text(encoding="utf-8") == "new\n"

@@ -4,7 +4,9 @@
   `/dev/fd/N`) are written through, never replaced.
 - A regular file is only replaced with `--force`, and then atomically: the output goes to a
   temporary file in the same directory, which is renamed over the target once it is complete. A
-  failure or Ctrl-C removes the temporary file, so a partial file is never left behind. Without
+  failure or Ctrl-C removes the temporary file, so a partial file is never left behind; one left by
+  a process that was killed outright (SIGKILL) is removed by the next write to the same target, on
+  the same machine (its name says which process wrote it, and only a dead one's go). Without
   `--force` an existing file is never replaced, even one that appears meanwhile (hard link, not
   rename). A symbolic link is followed: the file it points to is replaced, the link stays.
 - Output to a special file is staged in a temporary file too and copied through once complete, so a
@@ -149,7 +151,8 @@ def staged(target: Target) -> Iterator[Staging]:
     output is published (renamed into place, or copied to the special file); on any error or Ctrl-C
     the temporary file is removed and nothing is published."""
     if target.path is not None:
-        part = target.path.with_name(f".{target.path.name}.{secrets.token_hex(4)}.part")
+        remove_stale_parts(target.path)
+        part = target.path.with_name(f".{target.path.name}.{_owner()}-{secrets.token_hex(4)}.part")
     else:
         fd, temp = tempfile.mkstemp(prefix="ackaudit-", suffix=".part")
         os.close(fd)
@@ -167,6 +170,53 @@ def staged(target: Target) -> Iterator[Staging]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             part.unlink()
+
+
+def _host_id() -> str:
+    import hashlib
+    import socket
+
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def _owner() -> str:
+    """Who writes a temporary file: this process and this machine, so a later run can tell that one
+    left behind by a process that was killed (SIGKILL leaves no chance to remove it)."""
+    return f"{os.getpid()}-{_host_id()}"
+
+
+def remove_stale_parts(path: Path) -> list[Path]:
+    """Remove the temporary files (`.NAME.PID-HOST-RANDOM.part`, and an export's `.part.N` and
+    `.part.stage.jsonl` beside it) that a killed process of this machine left for the target `path`;
+    those of a live process, of another machine (a shared folder) or of any other name are kept. The
+    ones removed."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)-([0-9a-f]{{8}})-[0-9a-f]{{8}}\.part(\.[0-9]+|\.stage\.jsonl)?")
+    host, removed = _host_id(), []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        found = pattern.fullmatch(entry.name)
+        if not found or found.group(2) != host or _alive(int(found.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True              # someone else's process, or a number that is not a pid: leave it
+    return True
 
 
 def write_text(target: Target, text: str) -> int:

@@ -173,6 +173,37 @@ def test_interrupted_export_leaves_no_file(sandbox, out_dir):
     assert os.listdir(out_dir) == []
 
 
+def test_a_killed_export_leaves_files_that_the_next_one_removes(sandbox, out_dir, window):
+    """SIGKILL gives no chance to clean up: the next export to the same file removes what it left."""
+    sandbox.faults.add({"kind": "slow", "service": "sls", "route": "/shards/", "delay": 3, "count": -1})
+    env = {**os.environ, **sandbox.client_env(), "ACKAUDIT_RETRY_BASE": "0.01"}
+    target = out_dir / "audit.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "ackaudit", "export", "--cluster", C, "--since", "7d", "--out",
+                             str(target)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 30
+        while not os.listdir(out_dir) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert os.listdir(out_dir), "the export never started writing"
+        os.killpg(proc.pid, signal.SIGKILL)          # the readers it forked too
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sandbox.faults.clear()
+    left = os.listdir(out_dir)
+    assert left and all(name.startswith(".audit.jsonl.") and ".part" in name for name in left)
+    mine = out_dir / f".audit.jsonl.{os.getpid()}-00000000-00000000.part"     # another machine's
+    mine.write_text("theirs", encoding="utf-8")
+    env = {**os.environ, **sandbox.client_env()}
+    done = subprocess.run([sys.executable, "-m", "ackaudit", "export", "--cluster", C, "--from", str(window[0]),
+                           "--to", str(window[1]), "--out", str(target)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(out_dir)) == [mine.name, "audit.jsonl"]
+
+
 def test_a_failing_read_leaves_no_file_and_no_reader(cli, sandbox, window, out_dir, no_sdk_sleep):
     import threading
 
