@@ -204,6 +204,10 @@ class _Slots:
                 self._changed.notify_all()
 
 
+class _Stopped(Exception):
+    """A statement asked for after the report stopped (never seen outside build_report)."""
+
+
 @dataclass
 class _Sql:
     """Runs `search | statement` over the window, asking again while SLS answers incomplete; at most
@@ -213,12 +217,22 @@ class _Sql:
     to_time: int
     at_once: int = PARALLEL_STATEMENTS
     _slots: _Slots = field(init=False)
+    _stopped: threading.Event = field(init=False, default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self._slots = _Slots(self.at_once)
 
+    def stop(self) -> None:
+        """No statement starts from now on: the report failed or is done, and a panel thread still
+        waiting for a slot must not send requests after it (its answer would go nowhere)."""
+        self._stopped.set()
+
     def rows(self, search: str, statement: str, priority: int = NEXT) -> list[dict[str, str]]:
+        if self._stopped.is_set():
+            raise _Stopped()
         with self._slots.held(priority):
+            if self._stopped.is_set():
+                raise _Stopped()
             return self.fetcher.complete(f"{search} | {statement}", self.from_time, self.to_time).rows
 
     def one(self, search: str, statement: str, priority: int = NEXT) -> dict[str, str]:
@@ -258,6 +272,7 @@ def build_report(source: EventSource, from_time: int, to_time: int, *, catalogue
         risky_rows = risky()
         built = {name: future.result() for name, future in panels.items()}
     finally:
+        sql.stop()
         pool.shutdown(wait=False, cancel_futures=True)
     return Report(
         cluster_id=cluster_id, source=source.description, generated_at=iso(now),
