@@ -84,10 +84,11 @@ def test_changing_and_removing_recipients_cleans_up_after_itself(cli, sandbox):
     assert records(sandbox, USERS) == {} and records(sandbox, GROUPS) == {} and jobs(sandbox) == {}
 
 
-def test_a_user_another_group_uses_is_kept(cli, sandbox, sls_client):
+@pytest.mark.parametrize("channel", [("--email", "shared@ops.example.org"), ("--voice", "13800138000")])
+def test_a_user_another_group_uses_is_kept(cli, sandbox, sls_client, channel):
     from aliyun.log.resource_params import ResourceRecord
 
-    setup(cli, "--email", "shared@ops.example.org")
+    setup(cli, *channel)
     [user_id] = records(sandbox, USERS)
     sls_client.upsert_resource_record(GROUPS, [ResourceRecord(record_id="team", tag="team", value={
         "user_group_id": "team", "user_group_name": "team", "enabled": True, "members": [user_id]})])

@@ -124,17 +124,6 @@ def test_switching_channels_and_removing_cleans_up_after_itself(cli, sandbox):
     assert jobs(sandbox) == {}
 
 
-def test_a_voice_user_another_group_uses_is_kept(cli, sandbox, sls_client):
-    setup(cli, "--voice", "13800138000")
-    [user_id] = records(sandbox, USERS)
-    sls_client.upsert_resource_record(GROUPS, [ResourceRecord(record_id="night", tag="night", value={
-        "user_group_id": "night", "user_group_name": "night", "enabled": True, "members": [user_id]})])
-    run = cli("alerts", "remove", "--cluster", AUDITED_CLUSTER_ID, "--yes", "-o", "json")
-    assert run.exit_code == 0, run.stderr
-    assert {o["id"]: o["note"] for o in run.json()["objects"]}[user_id] == "used by user group night"
-    assert set(records(sandbox, USERS)) == {user_id} and set(records(sandbox, GROUPS)) == {"night"}
-
-
 @pytest.mark.parametrize("value, says", [
     ("12345", "--voice '12345' is not a mainland China mobile number"),
     ("+447911123456", "--voice '+447911123456': write the country code apart from the number"),

@@ -278,15 +278,20 @@ FILTERS = [
 ]
 
 
-@pytest.fixture
-def raw_export(sandbox, window, tmp_path):
-    """The console's JSON download of the window: a list of raw rows, the JSON fields as objects."""
+def window_rows(sandbox, window):
+    """Every raw row the logstore holds in the window, as GetLogs gives them (the JSON fields as text)."""
     rows, offset = [], 0
     while page := sandbox.state.events.query(PROJECT, LOGSTORE, "*", *window, offset=offset, line=100).rows:
         rows += page
         offset += 100
+    return rows
+
+
+@pytest.fixture
+def raw_export(sandbox, window, tmp_path):
+    """The console's JSON download of the window: a list of raw rows, the JSON fields as objects."""
     as_objects = [{k: json.loads(v) if k in ("k8s", "host", "process", "kubeObject") else v for k, v in r.items()}
-                  for r in rows]
+                  for r in window_rows(sandbox, window)]
     path = tmp_path / "raw.json"
     path.write_text(json.dumps(as_objects), encoding="utf-8")
     return path
@@ -408,17 +413,10 @@ def test_event_source_shows_the_same_event(cli, window, exports, raw_export):
             assert offline.json()["risk"] == cluster["risk"], fmt
 
 
-def test_a_raw_sls_export_is_read_too(cli, sandbox, window, tmp_path):
+def test_a_raw_sls_export_is_read_too(cli, sandbox, window, tmp_path, raw_export):
     """The console's JSON download: a list of raw rows, the JSON fields as objects or as text."""
-    rows, offset = [], 0
-    while page := sandbox.state.events.query(PROJECT, LOGSTORE, "*", *window, offset=offset, line=100).rows:
-        rows += page
-        offset += 100
-    as_objects = [{k: json.loads(v) if k in ("k8s", "host", "process", "kubeObject") else v for k, v in r.items()}
-                  for r in rows]
-    listed, lines = tmp_path / "raw.json", tmp_path / "raw.jsonl"
-    listed.write_text(json.dumps(as_objects), encoding="utf-8")
-    lines.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    listed, lines = raw_export, tmp_path / "raw.jsonl"
+    lines.write_text("".join(json.dumps(r) + "\n" for r in window_rows(sandbox, window)), encoding="utf-8")
     cluster = cli("query", "--cluster", C, "--process", "curl", "--from", str(window[0]), "--to", str(window[1]),
                   "--limit", "0", "-o", "json").json()
     for path in (listed, lines):
