@@ -9,12 +9,16 @@ names and usernames come from the cluster. Every output that a person reads goes
 - `json_text(text)`: JSON output stays faithful (it parses back to the recorded value), but the same
   characters are written as `\\uNNNN` escapes so that a JSON document shown in a terminal is safe too.
 - `md_text` / `md_code`: Markdown that hostile text cannot break out of (table rows, links, HTML).
-- `csv_cell` / `csv_value`: the OWASP CSV-injection rule, reversibly (see `csv_cell`).
+- `csv_cell` / `csv_value`: the OWASP CSV-injection rule, reversibly (see `csv_cell`); `csv_line`: a
+  row quoted wherever a reader could split it.
+- `command_line`: an `ackaudit` command to paste into a shell, whatever the id in it holds.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
+from collections.abc import Sequence
 from typing import Any
 
 _INVISIBLE = (
@@ -90,3 +94,27 @@ def csv_cell(text: str) -> str:
 def csv_value(cell: str) -> str:
     """The value `csv_cell` was given."""
     return cell[1:] if cell.startswith(_QUOTE) else cell
+
+
+_CSV_SPECIAL = re.compile(r'[,"\r\n]')
+
+
+def csv_line(cells: Sequence[str]) -> str:
+    """One csv row, ending in a newline: what the csv module writes with its minimal quoting, except
+    that a cell holding a carriage return is quoted too. (The csv module quotes only the line ending
+    it writes: a bare CR left unquoted splits the row in spreadsheets and csv readers, and the part
+    after it would be a new cell that no formula rule looked at.)"""
+    if len(cells) == 1 and cells[0] == "":
+        return '""\n'                           # else an empty line, which readers skip
+    return ",".join('"' + c.replace('"', '""') + '"' if _CSV_SPECIAL.search(c) else c for c in cells) + "\n"
+
+
+# -- shell -------------------------------------------------------------------------------------------
+
+def command_line(verb: str, operand: str, options: Sequence[str] = ()) -> str:
+    """`ackaudit VERB OPERAND OPTIONS...` as a line to paste into a shell. Every word is quoted where
+    a shell would read it otherwise (the operand is an id from the audit data: `a;rm -rf ~` must stay
+    one word), and an operand starting with a dash goes last, after `--`, so it is not an option."""
+    words = ["ackaudit", verb, *options, "--", operand] if operand.startswith("-") else \
+        ["ackaudit", verb, operand, *options]
+    return " ".join(shlex.quote(word) for word in words)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ackaudit.audit.escape import csv_cell, json_text, visible
+from ackaudit.audit.escape import csv_cell, csv_line, json_text, visible
 from ackaudit.cli._globals import OutputFormat, settings
 from ackaudit.errors import OutputError, StdoutClosed
 
@@ -207,15 +207,12 @@ def write_csv(records: Sequence[Mapping[str, Any]], keys: Sequence[str] | None =
 def csv_writer(keys: Sequence[str], stream: Any = None) -> Callable[[Mapping[str, Any]], None]:
     """Write the header now; the returned function writes one record. Cells are neutralised against
     spreadsheet formulas (see ackaudit.audit.escape.csv_cell)."""
-    import csv
-
     out = stream or sys.stdout
-    writer = csv.writer(out, lineterminator="\n")
     keys = list(keys)
-    writer.writerow(keys)
+    out.write(csv_line(keys))
 
     def write(record: Mapping[str, Any]) -> None:
-        writer.writerow([csv_cell(_cell(record.get(k))) for k in keys])
+        out.write(csv_line([csv_cell(_cell(record.get(k))) for k in keys]))
 
     return write
 

@@ -1,7 +1,6 @@
 """`ackaudit event`."""
 
 import json
-import shlex
 from typing import Annotated, Any
 
 import typer
@@ -27,6 +26,7 @@ def register(app: typer.Typer) -> None:
 
         Searches the last 30 days unless --since says otherwise.
         """
+        from ackaudit.audit.escape import command_line
         from ackaudit.audit.redact import redact_event, redact_text
         from ackaudit.audit.risky import builtin_catalogue, risk_of
         from ackaudit.services.investigate import raw_event, resolve_id, to_event
@@ -42,8 +42,9 @@ def register(app: typer.Typer) -> None:
         decoded = {k: _decode(v) for k, v in raw.items()}
         if not no_redact:
             decoded = _map_strings(decoded, redact_text)
-        where = f"--cluster {ctx.cluster_id}" if ctx else f"--source {shlex.quote(source or '')}"
-        session_cmd = f"ackaudit session {flat.get('traceId')} {where}"
+        where = ("--cluster", str(ctx.cluster_id)) if ctx else ("--source", source or "")
+        trace_id = flat.get("traceId")
+        session_cmd = command_line("session", str(trace_id), where) if trace_id not in (None, "") else None
         data = {"event": flat, "raw": decoded, "risk": risk.__dict__ if risk else None, "session": session_cmd}
         if settings().fmt is not OutputFormat.table:
             _output.emit(data, rows=[flat])
@@ -54,7 +55,8 @@ def register(app: typer.Typer) -> None:
         for key, value in decoded.items():
             if isinstance(value, (dict, list)):
                 print(f"\n{_output.text_cell(key)}:\n" + _output.json_dumps(value, indent=2))
-        _output.info(f"\nthe whole session: {session_cmd}")
+        if session_cmd:
+            _output.info(f"\nthe whole session: {session_cmd}")
 
 
 def _map_strings(value: Any, fn: Any) -> Any:

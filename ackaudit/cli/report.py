@@ -65,9 +65,7 @@ def register(app: typer.Typer) -> None:
             zone = zone_named(timezone, to_time)
         else:
             zone = region_zone((ctx.detail.get("region_id") or ctx.cloud.region) if ctx else None, to_time)
-        import shlex
-
-        locator = f"--source {shlex.quote(source)}" if source else f"--cluster {cluster}"
+        locator = ("--source", source) if source else ("--cluster", str(cluster))
         with _output.progress(f"summarising {src.description}"):
             result = build_report(src, from_time, to_time, catalogue=catalogue, zone=zone, now=now,
                                   redact=not no_redact, cluster_id=ctx.cluster_id if ctx else None,
@@ -167,7 +165,9 @@ def _render_sessions(report: Any, console: Any, show: Any) -> None:
         console.print(f"      {escape(s['username'])} in {escape(s['namespace'])}/{escape(s['pod'])}, "
                       f"{escape(started)}, {s['commands']} commands", overflow="fold")
     _more(console, report.sessions_to_review_more, "sessions")
-    example = sessions[0]["command"].replace(sessions[0]["trace_id"], "ID", 1)
+    from ackaudit.audit.escape import command_line
+
+    example = command_line("session", "ID", report.session_options)
     console.print(f"  [dim]open one with: {escape(example)}[/dim]", overflow="fold")
 
 

@@ -15,7 +15,6 @@ rules. Lines are built as text for a whole batch and written in one go.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import json.encoder
@@ -25,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from ackaudit.audit.escape import csv_cell
+from ackaudit.audit.escape import csv_cell, csv_line
 from ackaudit.audit.fields import (
     FIELD_NAMES,
     FIELDS,
@@ -328,13 +327,12 @@ class CsvLines:
         return self.text([], header=True)
 
     def text(self, events: Sequence[dict[str, Any]], *, header: bool = False) -> str:
-        """The rows as the csv module writes them. A row none of whose cells holds a comma, a quote or
-        a line break needs no quoting (the only cells the csv module quotes): its cells are joined."""
+        """The rows as `csv_line` writes them. A row none of whose cells holds a comma, a quote or a
+        line break needs no quoting (the only cells `csv_line` quotes): its cells are joined."""
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        if header:
-            writer.writerow(self.columns)
         row, commas, special, write = self._row, len(self.columns) - 1, _NEEDS_QUOTES.search, buffer.write
+        if header:
+            write(csv_line(self.columns))
         for event in events:
             cells = row(event)
             line = ",".join(cells)
@@ -342,7 +340,7 @@ class CsvLines:
                 write(line)
                 write("\n")
             else:
-                writer.writerow(cells)
+                write(csv_line(cells))
         return buffer.getvalue()
 
 

@@ -38,14 +38,14 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
-import shlex
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
+from ackaudit.audit.escape import command_line
 from ackaudit.audit.fields import KIND_COMMAND
 from ackaudit.audit.query import COMMAND_EVENTS, EXEC_EVENTS, term
 from ackaudit.audit.redact import redact_text
@@ -149,6 +149,7 @@ class Report:
     sessions_to_review_more: int
     complete: bool = True
     warnings: list[str] = field(default_factory=list)
+    session_options: tuple[str, ...] = ()      # what `ackaudit session ID` needs here (not in the JSON)
 
     @property
     def empty(self) -> bool:
@@ -242,16 +243,16 @@ class _Sql:
 
 def build_report(source: EventSource, from_time: int, to_time: int, *, catalogue: dict[str, RiskyProgram],
                  zone: ReportZone, now: float, redact: bool = True, cluster_id: str | None = None,
-                 session_locator: str = "") -> Report:
-    """The overview of [from_time, to_time). `session_locator` is what `ackaudit session` needs to
-    find the events again (`--cluster ID` or `--source FILE`)."""
+                 session_locator: Sequence[str] = ()) -> Report:
+    """The overview of [from_time, to_time). `session_locator` is the options `ackaudit session` needs
+    to find the events again (`--cluster ID` or `--source FILE`), as words."""
     from concurrent.futures import ThreadPoolExecutor
 
     fetcher = Fetcher(source)
     # A file's engine runs here, on this machine's cores; SLS runs statements on its own.
     sql = _Sql(fetcher, from_time, to_time, getattr(source, "statements_at_once", PARALLEL_STATEMENTS))
     warnings: list[str] = []
-    locator = f"{session_locator}{_session_since(from_time, now)}".strip()
+    locator = session_options(session_locator, from_time, now)
     # Every panel at once: a report takes about as long as its slowest statement rather than the sum.
     # The panels that need the risky commands run their own statements first, then wait for them.
     pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ackaudit-report")
@@ -283,7 +284,7 @@ def build_report(source: EventSource, from_time: int, to_time: int, *, catalogue
         risky_commands=[_risky_command(r, redact, locator) for r in risky_rows[:RISKY_SHOWN]],
         risky_commands_more=max(0, len(risky_rows) - RISKY_SHOWN),
         **built["sessions"],
-        complete=not fetcher.partial, warnings=warnings + fetcher.warnings,
+        complete=not fetcher.partial, warnings=warnings + fetcher.warnings, session_options=locator,
     )
 
 
@@ -453,11 +454,11 @@ def _risky_rows(sql: _Sql, catalogue: dict[str, RiskyProgram], warnings: list[st
     return out
 
 
-def _risky_command(risky: _RiskyCommand, redact: bool, locator: str) -> dict[str, Any]:
+def _risky_command(risky: _RiskyCommand, redact: bool, locator: Sequence[str]) -> dict[str, Any]:
     row, risk = risky.row or {}, risky.risk
     when = normalise_time({"time": _text(row.get("event_time")), "__time__": _int(row.get("log_time"))})
     event_id, cmdline = _text(row.get("event_id")), _text(row.get("cmdline"))
-    command = f"ackaudit event {shlex.quote(event_id)} {locator}".strip() if event_id else ""
+    command = command_line("event", event_id, locator) if event_id else ""
     return {"time": when.get("time"), "username": risky.username, "aliuid": _text(row.get("aliuid")),
             "namespace": _text(row.get("pod_namespace")), "pod": _text(row.get("pod_name")),
             "container": _text(row.get("container")), "program": _text(row.get("program")),
@@ -478,7 +479,7 @@ def _risky_programs(risky_rows: list[_RiskyCommand]) -> list[dict[str, Any]]:
 
 # -- sessions worth a look ---------------------------------------------------------------------------
 def _sessions_to_review(sql: _Sql, risky_rows: Callable[[], list[_RiskyCommand]], zone: ReportZone,
-                        locator: str, warnings: list[str]) -> dict[str, Any]:
+                        locator: Sequence[str], warnings: list[str]) -> dict[str, Any]:
     shifted = f"(__time__ + {zone.offset})"
     at_night = f"{shifted} % {DAY} < {NIGHT_END_HOUR * HOUR}"
     # Every session entered at night is ranked: count them first, then ask for that many.
@@ -513,7 +514,7 @@ def _sessions_to_review(sql: _Sql, risky_rows: Callable[[], list[_RiskyCommand]]
             "started": _iso_or_none(started), "ended": _iso_or_none(_int(found.get("ended"))),
             "commands": _int(found.get("commands")), "risky_commands": risky.get(trace_id, 0),
             "unusual_hour": trace_id in night, "local_start": local_start, "reasons": reasons,
-            "command": f"ackaudit session {shlex.quote(trace_id)} {locator}".strip()})
+            "command": command_line("session", trace_id, locator)})
     # Stable order for equal ranks: the earlier session first.
     sessions.sort(key=lambda s: (-s["risky_commands"], not s["unusual_hour"], s["started"] or ""))
     return {"sessions_to_review": sessions, "sessions_to_review_more": len(candidates) - len(chosen)}
@@ -531,7 +532,8 @@ def _session_details(sql: _Sql, trace_ids: list[str]) -> dict[str, dict[str, str
     return {_text(r.get("trace_id")): r for r in rows}
 
 
-def _session_since(from_time: int, now: float) -> str:
-    """`--since` for `ackaudit session` when the window reaches back further than it searches."""
+def session_options(locator: Sequence[str], from_time: int, now: float) -> tuple[str, ...]:
+    """The options `ackaudit session` needs to find a session of the report's window: `locator`, and
+    `--since` when the window reaches back further than it searches."""
     days = -(-int(now - from_time) // DAY)
-    return f" --since {days}d" if days > SESSION_DEFAULT_DAYS else ""
+    return (*locator, "--since", f"{days}d") if days > SESSION_DEFAULT_DAYS else tuple(locator)

@@ -1,0 +1,80 @@
+"""Audit data written by whoever can exec into a container: ids that are shell code, cells with a
+bare carriage return, invisible characters. What ackaudit prints from them must stay what it was."""
+
+import csv
+import io
+import shlex
+import time
+
+import pytest
+from conftest import AUDITED_CLUSTER_ID
+
+from ackaudit.sandbox.events import SessionRecorder
+from ackaudit.sandbox.world import PAYMENTS_DEV
+
+C = AUDITED_CLUSTER_ID
+PROJECT, LOGSTORE = f"k8s-log-{C}", f"advaudit-{C}"
+
+
+def add_session(sandbox, trace_id=None, commands=(["rm", "-rf", "/var/lib/app"],), cwd="/tmp"):
+    """One recorded session in the payments namespace; returns its rows as stored."""
+    cluster = sandbox.state.clusters[C]
+    pod = next(p for p in cluster["pods"] if p["namespace"] == "payments")
+    now = time.time() - 120
+    recorder = SessionRecorder(cluster, pod, "api", PAYMENTS_DEV, ["sh"], now)
+    for i, argv in enumerate(commands):
+        recorder.command(list(argv), cwd=cwd, pid=300 + i, parent_pid=1, parent_name="sh", when=now + 1 + i)
+    rows = recorder.rows()
+    if trace_id is not None:
+        for row in rows:
+            row["traceId"] = trace_id
+    sandbox.state.events.append(PROJECT, LOGSTORE, rows)
+    return rows
+
+
+@pytest.mark.parametrize("trace_id", ["3f9a0c;touch /tmp/owned;#", "--source=/etc/passwd", "a b'c\"$(id)"])
+def test_a_suggested_session_command_pastes_back_to_the_same_id(cli, sandbox, trace_id):
+    rows = add_session(sandbox, trace_id)
+    event = cli("event", rows[1]["eventId"], "--cluster", C, "-o", "json")
+    assert event.exit_code == 0, event.stderr
+    words = shlex.split(event.json()["session"])
+    assert words[:2] == ["ackaudit", "session"] and trace_id in words
+    assert words.index(trace_id) == (len(words) - 1 if trace_id.startswith("-") else 2)
+    if trace_id.startswith("-"):
+        assert words[-2] == "--"
+    assert words[words.index("--cluster") + 1] == C
+    # The table says the same command.
+    table = cli("event", rows[1]["eventId"], "--cluster", C)
+    line = next(x for x in table.stderr.splitlines() if "the whole session:" in x)
+    assert shlex.split(line.split("the whole session:", 1)[1]) == words
+    # The report's sessions to review hold the same quoted commands.
+    report = cli("report", "--cluster", C, "--since", "1h", "-o", "json")
+    assert report.exit_code == 0, report.stderr
+    review = next(s for s in report.json()["sessions_to_review"] if s["trace_id"] == trace_id)
+    words = shlex.split(review["command"])
+    assert trace_id in words and words[words.index("--cluster") + 1] == C
+
+
+def test_an_event_without_a_session_suggests_none(cli, sandbox):
+    rows = add_session(sandbox, "")
+    event = cli("event", rows[1]["eventId"], "--cluster", C, "-o", "json")
+    assert event.exit_code == 0, event.stderr
+    assert event.json()["session"] is None
+    assert "the whole session" not in cli("event", rows[1]["eventId"], "--cluster", C).stderr
+
+
+def test_a_carriage_return_keeps_a_csv_row_whole(cli, sandbox, tmp_path):
+    add_session(sandbox, commands=[["echo", "a\r=HYPERLINK(\"http://x\")"], ["id"]], cwd="/tmp\rx")
+    out = cli("query", "--cluster", C, "--since", "1h", "--namespace", "payments", "-o", "csv")
+    assert out.exit_code == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout, newline="")))
+    cmdlines = [r["process.cmdline"] for r in rows]
+    assert 'echo a\r=HYPERLINK("http://x")' in cmdlines
+    assert all(r["process.cwd"] in ("", "/tmp\rx") for r in rows if r["kind"] == "Command")
+    assert '"echo a\r=HYPERLINK(""http://x"")"' in out.stdout         # quoted: no reader splits it
+    exported = tmp_path / "a.csv"
+    assert cli("export", "--cluster", C, "--since", "1h", "--out", str(exported)).exit_code == 0
+    assert '"echo a\r=HYPERLINK(""http://x"")"' in exported.read_bytes().decode()
+    back = cli("query", "--source", str(exported), "--process", "echo", "-o", "json")
+    assert back.exit_code == 0, back.stderr
+    assert 'echo a\r=HYPERLINK("http://x")' in {e["process.cmdline"] for e in back.json()}
