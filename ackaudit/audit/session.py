@@ -19,7 +19,7 @@ import json
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -314,6 +314,27 @@ def _flag_piped_scripts(commands: list[CommandView], parents: list[int | None]) 
                 and all(word.startswith("-") for word in shell.cmdline.split()[1:])
                 and 0 <= shell.epoch - download.epoch <= _PIPE_GAP_SECONDS):
             shell.risk = RiskyProgram(shell.name, *_PIPED_SCRIPT)
+
+
+def redacted(view: SessionView) -> SessionView:
+    """`view` with secrets masked in its command lines. Risk, order and the tree are decided on the
+    recorded commands first (`build_session` on unredacted events), so a mask never hides a risk."""
+    masked = {id(c): replace(c, cmdline=redact_text(c.cmdline)) for c in view.commands}
+
+    def tree(nodes: list[TreeNode]) -> list[TreeNode]:
+        copies = [replace(n, cmdline=redact_text(n.cmdline), children=list(n.children)) for n in nodes]
+        stack = list(copies)
+        while stack:                                    # iteratively: a fork bomb's tree is deep
+            node = stack.pop()
+            node.children = [replace(c, cmdline=redact_text(c.cmdline), children=list(c.children))
+                             for c in node.children]
+            stack.extend(node.children)
+        return copies
+
+    return replace(view, exec_command=redact_text(view.exec_command),
+                   commands=[masked[id(c)] for c in view.commands],
+                   risky=[masked.get(id(c)) or replace(c, cmdline=redact_text(c.cmdline)) for c in view.risky],
+                   tree=tree(view.tree))
 
 
 def _exec_command(exec_event: dict[str, Any]) -> str:

@@ -31,9 +31,8 @@ def register(app: typer.Typer) -> None:
         Searches the last 30 days unless --since says otherwise.
         """
         from ackaudit.audit.query import term
-        from ackaudit.audit.redact import redact_event
         from ackaudit.audit.risky import builtin_catalogue
-        from ackaudit.audit.session import build_session, to_markdown
+        from ackaudit.audit.session import build_session, redacted, to_markdown
         from ackaudit.services.investigate import find_by, resolve_id
 
         if format_ not in (None, "markdown"):
@@ -46,12 +45,12 @@ def register(app: typer.Typer) -> None:
         if not complete:
             _output.warn(f"the search for session {trace_id} stayed incomplete: commands may be missing "
                          "(shown because of --allow-partial)")
-        if not no_redact:
-            events = [redact_event(e) for e in events]
-        view = build_session(events, builtin_catalogue())
+        view = build_session(events, builtin_catalogue())        # risk from what was recorded
         if format_ == "markdown":
             print(to_markdown(view, redact=not no_redact), end="")
             return
+        if not no_redact:
+            view = redacted(view)
         if settings().fmt is not OutputFormat.table:
             data = view.to_json()
             _output.emit(data, rows=data["commands"])

@@ -78,3 +78,20 @@ def test_a_carriage_return_keeps_a_csv_row_whole(cli, sandbox, tmp_path):
     back = cli("query", "--source", str(exported), "--process", "echo", "-o", "json")
     assert back.exit_code == 0, back.stderr
     assert 'echo a\r=HYPERLINK("http://x")' in {e["process.cmdline"] for e in back.json()}
+
+
+def test_a_masked_secret_does_not_hide_a_risk(cli, sandbox):
+    # `--password=VALUE` is masked; the value is what makes the command risky.
+    rows = add_session(sandbox, commands=[["sed", "-n", "p", "password=/etc/shadow"], ["id"]])
+    trace = rows[0]["traceId"]
+    data = cli("session", trace, "--cluster", C, "-o", "json").json()
+    assert [c["process.cmdline"] for c in data["risky"]] == ["sed -n p password=******"]
+    assert data["risky"][0]["risk"]["category"] == "credential-access" and data["counts"]["risky"] == 1
+    assert data["tree"][0]["cmdline"] == "sed -n p password=******" and data["tree"][0]["risk"]
+    assert "/etc/shadow" not in cli("session", trace, "--cluster", C, "-o", "json").stdout
+    table = cli("session", trace, "--cluster", C)
+    assert "1 risky" in table.stdout and "! sed" in table.stdout and "/etc/shadow" not in table.stdout
+    markdown = cli("session", trace, "--cluster", C, "--format", "markdown").stdout
+    assert "credential-access" in markdown and "/etc/shadow" not in markdown
+    shown = cli("session", trace, "--cluster", C, "--no-redact", "-o", "json").json()
+    assert shown["risky"][0]["process.cmdline"] == "sed -n p password=/etc/shadow"
