@@ -18,37 +18,66 @@ from __future__ import annotations
 
 import re
 import shlex
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-_INVISIBLE = (
-    "\u061c\u200b\u200c\u200d\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e"
-    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
-)
-_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_INVISIBLE}]")
-_UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f{_INVISIBLE}]")   # json.dumps already escapes C0
-
+# What a terminal would act on or not show: C0/C1 controls, format characters (bidi overrides,
+# zero-width joiners, soft hyphens, tags), surrogates, private-use and unassigned code points, line
+# and paragraph separators, and the characters that draw nothing (Hangul fillers, the combining
+# grapheme joiner, supplementary variation selectors). Variation selectors 1-16 stay: emoji and CJK
+# text use them. Decided by Unicode category, so nothing new in a category slips through; code
+# points assigned after Python's Unicode version count as unassigned and are escaped too.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_DRAWS_NOTHING = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180e\u3164\uffa0") \
+    | frozenset(map(chr, range(0xE0100, 0xE01F0)))
+_UNSAFE_ASCII = re.compile("[\x00-\x1f\x7f]")
+# Every character outside a few ranges known to hold only visible characters is looked at (the
+# ranges are a fast path for Latin and CJK text; a test checks that they hold nothing unsafe).
+_CANDIDATE = re.compile("[^\x20-\x7e\xa0-\xac\xae-\u02ff\u4e00-\u9fff\uac00-\ud7a3]")
+_CANDIDATE_IN_JSON = re.compile("[^\x00-\x7e\xa0-\xac\xae-\u02ff\u4e00-\u9fff\uac00-\ud7a3]")
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def unsafe(char: str) -> bool:
+    """Whether a terminal would act on `char` or show nothing for it."""
+    return unicodedata.category(char) in _UNSAFE_CATEGORIES or char in _DRAWS_NOTHING
 
 
 def _escape_char(match: re.Match[str]) -> str:
     char = match.group()
     if char in _NAMED:
         return _NAMED[char]
+    if not unsafe(char):
+        return char
     code = ord(char)
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if not unsafe(char):
+        return char
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000                                         # JSON spells it as a surrogate pair
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def visible(text: Any) -> str:
     """`text` with every control, bidi and invisible character shown as an escape; one line."""
     text = "" if text is None else str(text)
-    return _UNSAFE.sub(_escape_char, text) if _UNSAFE.search(text) else text
+    if text.isascii():
+        return _UNSAFE_ASCII.sub(_escape_char, text) if _UNSAFE_ASCII.search(text) else text
+    return _CANDIDATE.sub(_escape_char, text)
 
 
 def json_text(text: str) -> str:
-    """A JSON document with the characters above as \\uNNNN escapes (they only occur in strings)."""
-    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    """A JSON document with the characters above as \\uNNNN escapes (they only occur in strings;
+    json.dumps already escapes C0)."""
+    return text if text.isascii() and "\x7f" not in text else _CANDIDATE_IN_JSON.sub(_json_escape, text)
 
 
 # -- Markdown ----------------------------------------------------------------------------------------
