@@ -10,6 +10,7 @@ all with a single parse.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -20,6 +21,19 @@ TIME = "__time__"
 RESERVED = frozenset({SEQ, KEYSET})
 # Values SLS would not accept (dates, decimals...) are stored as their str().
 _ENCODER = json.JSONEncoder(default=str)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    """`value` with each lone surrogate (a JSON file may spell one, `"\\ud800"`; UTF-8 cannot hold
+    it and DuckDB refuses the line) replaced by U+FFFD, the replacement character."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, Mapping):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_surrogates(v) for v in value]
+    return value
 
 
 @dataclass
@@ -92,6 +106,8 @@ class BatchWriter:
             if shape.rename is not None:
                 row = {shape.rename[k]: v for k, v in row.items() if k in shape.rename}
             text = encode(row)
+            if "\\ud" in text:             # a surrogate escape: an emoji's pair, or a lone one
+                text = encode(_without_surrogates(row))
             lines.append(f'{text[:-1]},"{KEYSET}":{shape.keyset_id},"{SEQ}":{self.seq}}}')
             self.seq += 1
             if len(lines) >= limit:

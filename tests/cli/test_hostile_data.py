@@ -95,3 +95,22 @@ def test_a_masked_secret_does_not_hide_a_risk(cli, sandbox):
     assert "credential-access" in markdown and "/etc/shadow" not in markdown
     shown = cli("session", trace, "--cluster", C, "--no-redact", "-o", "json").json()
     assert shown["risky"][0]["process.cmdline"] == "sed -n p password=/etc/shadow"
+
+
+def test_a_lone_surrogate_in_a_file_is_read_as_a_replacement_character(cli, sandbox, tmp_path):
+    import json
+
+    add_session(sandbox, commands=[["echo", "x"]])
+    exported = tmp_path / "a.jsonl"
+    assert cli("export", "--cluster", C, "--since", "1h", "--format", "jsonl", "--out", str(exported)).exit_code == 0
+    events = [json.loads(line) for line in exported.read_text().splitlines()]
+    target = next(e for e in events if e.get("process.cmdline") == "echo x")
+    target["process.cmdline"] = "echo \ud800 x \U0001f600"        # json.dumps writes "\ud800" for it
+    hostile = tmp_path / "b.jsonl"
+    hostile.write_text("".join(json.dumps(e) + "\n" for e in events))
+    for fmt in ("table", "json", "csv"):
+        run = cli("query", "--source", str(hostile), "--process", "echo", "-o", fmt)
+        assert run.exit_code == 0, run.stderr
+        assert "Traceback" not in run.stderr and "bug" not in run.stderr
+    assert [e["process.cmdline"] for e in cli("query", "--source", str(hostile), "--process", "echo",
+                                              "-o", "json").json()] == ["echo \ufffd x \U0001f600"]
