@@ -318,10 +318,19 @@ def kv_block(pairs: Sequence[tuple[str, Any]], *, title: str | None = None) -> N
     """Aligned `key: value` lines for one object (status, event detail)."""
     console = stdout_console()
     if title:
-        console.print(f"[bold]{_escape(title)}[/bold]")
-    width = max((len(k) for k, _ in pairs), default=0)
+        console.print(styled((title, "bold")))
+    width = max((len(visible(k)) for k, _ in pairs), default=0)
     for key, value in pairs:
-        console.print(f"  {_escape(key).ljust(width)}  {_escape(_cell(value))}")
+        console.print(styled(f"  {visible(key).ljust(width)}  ", _cell(value)))
+
+
+def styled(*parts: Any) -> Any:
+    """One line of rich Text from plain parts and `(text, style)` pairs, every part shown with
+    `visible`. Text is never parsed as markup, so no value can end in a backslash that escapes the
+    markup after it (`[bold]abc\\[/bold]`), which `rich.markup.escape` does not fully prevent."""
+    from rich.text import Text
+
+    return Text.assemble(*[(visible(p[0]), p[1]) if isinstance(p, tuple) else visible(p) for p in parts])
 
 
 def _escape(text: Any) -> str:
@@ -382,7 +391,7 @@ def finish_partial(gaps: Sequence[Any], allow_partial: bool, *, what: str = "the
 
 def _styled(prefix: str, style: str, message: str) -> None:
     if _color_enabled(sys.stderr):
-        stderr_console().print(f"[{style}]{_escape(prefix)}[/{style}]{_escape(message)}", soft_wrap=True)
+        stderr_console().print(styled((prefix, style), message), soft_wrap=True)
     else:
         print(prefix + visible(message), file=sys.stderr)
 

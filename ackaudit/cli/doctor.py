@@ -37,13 +37,16 @@ def register(app: typer.Typer) -> None:
 
 
 def _render(console, report) -> None:
-    from rich.markup import escape
+    from rich.text import Text
 
-    console.print(f"[bold]{escape(report.name)}[/bold] ({report.cluster_id})")
+    from ackaudit.cli._output import styled
+
+    console.print(styled((report.name, "bold"), f" ({report.cluster_id})"))
     for check in report.checks:
-        console.print(f"  {MARKS[check.status]} {escape(check.name)}: {escape(check.summary)}")
+        console.print(Text.assemble("  ", Text.from_markup(MARKS[check.status]),
+                                    styled(f" {check.name}: {check.summary}")))
         for line in check.evidence:
-            console.print(f"      [dim]{escape(line)}[/dim]")
+            console.print(styled((f"      {line}", "dim")))
     if not report.eligible:
         verdict = "NOT eligible for container operation audit"
     elif not report.complete:

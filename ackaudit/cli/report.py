@@ -132,8 +132,8 @@ def _render_overview(report: Any, console: Any, show: Any) -> None:
     escape = _output.markup
     t = report.totals
     title = "Container operation audit" + (f": {report.cluster_id}" if report.cluster_id else "")
-    console.print(f"[bold]{escape(title)}[/bold]")
-    console.print(f"[dim]{escape(report.source)}, {escape(show.window_line(report))}[/dim]")
+    console.print(_output.styled((title, "bold")))
+    console.print(_output.styled((f"{report.source}, {show.window_line(report)}", "dim")))
     first, last = show.local_time(report, t["first_activity"]), show.local_time(report, t["last_activity"])
     _output.kv_block([
         ("containers entered", f"{t['sessions']} sessions, {t['pods']} pods, {t['users']} users"),
@@ -151,7 +151,6 @@ def _render_overview(report: Any, console: Any, show: Any) -> None:
 
 
 def _render_sessions(report: Any, console: Any, show: Any) -> None:
-    escape = _output.markup
     _heading(console, "Sessions worth a look")
     sessions = report.sessions_to_review
     if not sessions:
@@ -161,14 +160,14 @@ def _render_sessions(report: Any, console: Any, show: Any) -> None:
         why = ", ".join(filter(None, [f"{s['risky_commands']} risky" if s["risky_commands"] else "",
                                       f"night {s['local_start']}" if s["unusual_hour"] else ""]))
         started = show.local_time(report, s["started"], seconds=False)
-        console.print(f"  {i:>2}. [bold]{escape(s['trace_id'])}[/bold]  [red]{escape(why)}[/red]")
-        console.print(f"      {escape(s['username'])} in {escape(s['namespace'])}/{escape(s['pod'])}, "
-                      f"{escape(started)}, {s['commands']} commands", overflow="fold")
+        console.print(_output.styled(f"  {i:>2}. ", (s["trace_id"], "bold"), "  ", (why, "red")))
+        console.print(_output.styled(f"      {s['username']} in {s['namespace']}/{s['pod']}, {started}, "
+                                     f"{s['commands']} commands"), overflow="fold")
     _more(console, report.sessions_to_review_more, "sessions")
     from ackaudit.audit.escape import command_line
 
     example = command_line("session", "ID", report.session_options)
-    console.print(f"  [dim]open one with: {escape(example)}[/dim]", overflow="fold")
+    console.print(_output.styled((f"  open one with: {example}", "dim")), overflow="fold")
 
 
 def _render_tables(report: Any, console: Any, show: Any) -> None:
@@ -204,8 +203,7 @@ def _render_tables(report: Any, console: Any, show: Any) -> None:
 
 
 def _heading(console: Any, text: str) -> None:
-    escape = _output.markup
-    console.print(f"\n[bold]{escape(text)}[/bold]")
+    console.print(_output.styled("\n", (text, "bold")))
 
 
 def _more(console: Any, count: int, what: str) -> None:

@@ -61,8 +61,6 @@ def register(app: typer.Typer) -> None:
 def _render(view: Any) -> None:
     from ackaudit.audit.session import tree_lines
 
-    escape = _output.markup
-
     console = _output.stdout_console()
     duration = f"{view.duration_seconds:.0f}s" if view.duration_seconds is not None else "?"
     who = view.username + (f" (aliuid {view.aliuid})" if view.aliuid and view.aliuid != view.username else "")
@@ -87,5 +85,5 @@ def _render(view: Any) -> None:
                    _output.Column("risk", "RISK", style="red", max_width=50)], empty="no commands recorded")
     console.print("\n[bold]Process tree[/bold]")
     for prefix, node in tree_lines(view.tree):
-        mark = f"  [red]! {escape(node.risk.name)}[/red]" if node.risk else ""
-        console.print(f"  {escape(prefix)}{escape(node.cmdline or node.name)} [dim]({node.pid})[/dim]{mark}")
+        mark = ("  ", (f"! {node.risk.name}", "red")) if node.risk else ()
+        console.print(_output.styled(f"  {prefix}{node.cmdline or node.name} ", (f"({node.pid})", "dim"), *mark))

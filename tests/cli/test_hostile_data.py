@@ -114,3 +114,15 @@ def test_a_lone_surrogate_in_a_file_is_read_as_a_replacement_character(cli, sand
         assert "Traceback" not in run.stderr and "bug" not in run.stderr
     assert [e["process.cmdline"] for e in cli("query", "--source", str(hostile), "--process", "echo",
                                               "-o", "json").json()] == ["echo \ufffd x \U0001f600"]
+
+
+def test_a_trailing_backslash_cannot_escape_the_markup_after_it(cli, sandbox):
+    trace_id = "3f9a0c\\\\\\"                               # three backslashes, then the markup's `[/bold]`
+    add_session(sandbox, trace_id, commands=[["rm", "-rf", "/x\\"], ["ls", "a\\\\"]])
+    report = cli("report", "--cluster", C, "--since", "1h")
+    assert report.exit_code == 0, report.stderr
+    assert "[/" not in report.stdout and f"{trace_id}  " in report.stdout
+    session = cli("session", trace_id, "--cluster", C)
+    assert session.exit_code == 0, session.stderr
+    assert "[/" not in session.stdout and f"session       {trace_id}\n" in session.stdout
+    assert "rm -rf /x\\ (300)" in session.stdout and "ls a\\\\ (301)" in session.stdout
