@@ -9,7 +9,8 @@ from ackaudit.cli._output import Column
 CSV_FIELDS = [
     "time", "kind", "clusterid", "traceId", "eventId", "k8s.user.username", "k8s.user.aliuid",
     "k8s.pod.namespace", "k8s.pod.name", "k8s.container.name", "k8s.container.image", "host.nodename",
-    "host.hostip", "kubeObject.operation.podExecOptions.container", "kubeObject.operation.podExecOptions.commandStr",
+    "host.hostip", "kubeObject.operation.kind", "kubeObject.operation.podExecOptions.container",
+    "kubeObject.operation.podExecOptions.commandStr",
     "process.name", "process.cmdline", "process.cwd", "process.pid", "process.parentPid", "process.parentName",
     "process.user.uid", "risk",
 ]

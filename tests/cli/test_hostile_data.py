@@ -126,3 +126,14 @@ def test_a_trailing_backslash_cannot_escape_the_markup_after_it(cli, sandbox):
     assert session.exit_code == 0, session.stderr
     assert "[/" not in session.stdout and f"session       {trace_id}\n" in session.stdout
     assert "rm -rf /x\\ (300)" in session.stdout and "ls a\\\\ (301)" in session.stdout
+
+
+def test_query_csv_reads_back_with_its_exec_events(cli, sandbox, tmp_path):
+    add_session(sandbox, commands=[["id"]])
+    live = cli("query", "--cluster", C, "--since", "1h", "-o", "json").json()
+    assert any(e["kind"] == "Kubernetes" for e in live)
+    saved = tmp_path / "q.csv"
+    saved.write_text(cli("query", "--cluster", C, "--since", "1h", "-o", "csv").stdout)
+    back = cli("query", "--source", str(saved), "-o", "json")
+    assert back.exit_code == 0, back.stderr
+    assert sorted(e["eventId"] for e in back.json()) == sorted(e["eventId"] for e in live)
