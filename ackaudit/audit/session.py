@@ -320,21 +320,15 @@ def redacted(view: SessionView) -> SessionView:
     """`view` with secrets masked in its command lines. Risk, order and the tree are decided on the
     recorded commands first (`build_session` on unredacted events), so a mask never hides a risk."""
     masked = {id(c): replace(c, cmdline=redact_text(c.cmdline)) for c in view.commands}
-
-    def tree(nodes: list[TreeNode]) -> list[TreeNode]:
-        copies = [replace(n, cmdline=redact_text(n.cmdline), children=list(n.children)) for n in nodes]
-        stack = list(copies)
-        while stack:                                    # iteratively: a fork bomb's tree is deep
-            node = stack.pop()
-            node.children = [replace(c, cmdline=redact_text(c.cmdline), children=list(c.children))
-                             for c in node.children]
-            stack.extend(node.children)
-        return copies
-
-    return replace(view, exec_command=redact_text(view.exec_command),
+    tree = [replace(n, cmdline=redact_text(n.cmdline)) for n in view.tree]
+    stack = list(tree)
+    while stack:                       # iteratively: a fork bomb's tree is deep; `replace` copies shallowly,
+        node = stack.pop()             # so each copy gets a new list of copied children
+        node.children = [replace(c, cmdline=redact_text(c.cmdline)) for c in node.children]
+        stack.extend(node.children)
+    return replace(view, exec_command=redact_text(view.exec_command), tree=tree,
                    commands=[masked[id(c)] for c in view.commands],
-                   risky=[masked.get(id(c)) or replace(c, cmdline=redact_text(c.cmdline)) for c in view.risky],
-                   tree=tree(view.tree))
+                   risky=[masked[id(c)] for c in view.risky])          # risky is a subset of commands
 
 
 def _exec_command(exec_event: dict[str, Any]) -> str:

@@ -252,7 +252,7 @@ def build_report(source: EventSource, from_time: int, to_time: int, *, catalogue
     # A file's engine runs here, on this machine's cores; SLS runs statements on its own.
     sql = _Sql(fetcher, from_time, to_time, getattr(source, "statements_at_once", PARALLEL_STATEMENTS))
     warnings: list[str] = []
-    locator = session_options(session_locator, from_time, now)
+    locator = _session_options(session_locator, from_time, now)
     # Every panel at once: a report takes about as long as its slowest statement rather than the sum.
     # The panels that need the risky commands run their own statements first, then wait for them.
     pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ackaudit-report")
@@ -532,7 +532,7 @@ def _session_details(sql: _Sql, trace_ids: list[str]) -> dict[str, dict[str, str
     return {_text(r.get("trace_id")): r for r in rows}
 
 
-def session_options(locator: Sequence[str], from_time: int, now: float) -> tuple[str, ...]:
+def _session_options(locator: Sequence[str], from_time: int, now: float) -> tuple[str, ...]:
     """The options `ackaudit session` needs to find a session of the report's window: `locator`, and
     `--since` when the window reaches back further than it searches."""
     days = -(-int(now - from_time) // DAY)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ackaudit.audit.fields import flatten_event
 from ackaudit.audit.redact import MASK
 from ackaudit.audit.risky import builtin_catalogue
-from ackaudit.audit.session import build_session, to_markdown, tree_lines
+from ackaudit.audit.session import build_session, redacted, to_markdown, tree_lines
 from ackaudit.sandbox import open_sandbox
 from ackaudit.sandbox.world import AUDITED_CLUSTER_ID, INTRUDER
 from ackaudit.sandbox.world_clusters import audit_logstore_name, log_project_name
@@ -220,6 +220,20 @@ def test_a_deep_tree_does_not_exhaust_the_stack():
     view = build_session(events, CATALOGUE)
     assert len(tree_lines(view.tree)) == 2999
     assert len(json.dumps(view.to_json()["commands"])) > 0
+
+
+
+def test_redacted_masks_every_level_of_a_deep_tree_and_leaves_the_view_as_it_was():
+    events = [command(1, 0, 0, "sh", "containerd-shim")]
+    events += [command(n, n - 1, n / 1000, f"mysql -pS3cret{n} -e step") for n in range(2, 3000)]
+    view = build_session(events, CATALOGUE)
+    masked = redacted(view)
+    lines = [node.cmdline for _, node in tree_lines(masked.tree)]
+    assert len(lines) == 2999 and lines[-1] == f"mysql -p{MASK} -e step"
+    assert not any("S3cret" in line for line in lines)
+    assert not any("S3cret" in c.cmdline for c in masked.commands + masked.risky) and masked.risky
+    assert [r.risk for r in masked.risky] == [r.risk for r in view.risky]
+    assert tree_lines(view.tree)[-1][1].cmdline == "mysql -pS3cret2999 -e step"      # the original stays
 
 
 pids = st.one_of(st.none(), st.integers(min_value=1, max_value=6))
