@@ -13,8 +13,16 @@ from typing import IO
 def lines_within(stream: IO[str], seconds: float) -> Iterator[str]:
     """Each line of `stream` as it arrives; AssertionError on end of stream or after `seconds`."""
     arrived: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [arrived.put(line) for line in iter(stream.readline, "")] + [arrived.put("")],
-                     daemon=True).start()
+
+    def read() -> None:
+        try:
+            for line in iter(stream.readline, ""):
+                arrived.put(line)
+        except (ValueError, OSError):      # the test closed the stream while this thread read it
+            pass
+        arrived.put("")
+
+    threading.Thread(target=read, daemon=True).start()
     deadline = time.monotonic() + seconds
     seen: list[str] = []
     while True:
