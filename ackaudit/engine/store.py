@@ -106,6 +106,39 @@ def _held(method):
     return call
 
 
+class RunningStatement:
+    """One statement running in a thread of its own (DuckDB lets go of the GIL while it works);
+    `result()` waits for its rows, `cancel()` interrupts it. Either must be called, once."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, statement: str) -> None:
+        self._cursor = cursor
+        self._rows: list[tuple] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(statement,), name="ackaudit-statement", daemon=True)
+        self._thread.start()
+
+    def _run(self, statement: str) -> None:
+        try:
+            result = self._cursor.execute(statement)
+            self._rows = result.fetchall() if result.description else []
+        except BaseException as exc:        # given to whoever waits for the result
+            self._error = exc
+
+    def result(self) -> list[tuple]:
+        self._thread.join()
+        self._cursor.close()
+        if self._error is not None:
+            raise self._error
+        return self._rows
+
+    def cancel(self) -> None:
+        # Again until it stops: an interrupt that comes before the statement has begun is lost.
+        while self._thread.is_alive():
+            self._cursor.interrupt()
+            self._thread.join(0.05)
+        self._cursor.close()
+
+
 class EventStore:
     def __init__(self, path: str | os.PathLike | None = None, *, shared: bool = False,
                  wait: float = 10.0, max_lines: int = MAX_LINES) -> None:
@@ -207,6 +240,11 @@ class EventStore:
             return result.fetchall() if result.description else []
         finally:
             cursor.close()
+
+    def start(self, statement: str) -> RunningStatement:
+        """`statement` running meanwhile, in a thread and on a cursor of its own (a store that is
+        not shared: the database must stay open until the statement is waited for or cancelled)."""
+        return RunningStatement(self._db.cursor(), statement)
 
     # -- catalog --------------------------------------------------------------------------
     def _load_catalog(self) -> None:

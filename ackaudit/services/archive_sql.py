@@ -265,8 +265,25 @@ def _jsonl_nulls(path: str) -> str:
     cleared = "replace(replace(line, '\"risk\":null', ''), '\"risk\": null', '')"
     return (f"SELECT count(*) FROM read_csv({_text(path)}, columns = {{'line': 'VARCHAR'}}, header = false, "
             f"delim = {_text(chr(0x1F))}, quote = '', escape = '', auto_detect = false, "
-            f"max_line_size = 8388608, buffer_size = 16777216) WHERE contains({cleared}, 'null') "
+            f"max_line_size = 8388608, buffer_size = 8388608) WHERE contains({cleared}, 'null') "
             f"AND regexp_matches({cleared}, ':[[:space:]]*null')")
+
+
+def _convert(store: Any, kind: str, source: str, header: list[str], out: str) -> bool:
+    """Convert the jsonl or csv file `source` to the typed parquet file `out`; False when it must be
+    read the Python way. With one DuckDB thread (FileSource's) the file streams through in order,
+    one row group at a time (more threads would buffer rows to keep that order); a jsonl file's
+    null count runs meanwhile on a core of its own (a count: the order does not matter)."""
+    if kind == "csv":
+        store.run(_csv_statement(source, header, out))
+        return True
+    counting = store.start(_jsonl_nulls(source))
+    try:
+        store.run(_jsonl_statement(source, out))
+    except BaseException:
+        counting.cancel()
+        raise
+    return not counting.result()[0][0]
 
 
 @contextlib.contextmanager
@@ -279,12 +296,6 @@ def _every_core(store: Any) -> Iterator[None]:
         yield
     finally:
         store.run(f"SET threads = {threads}")
-
-
-def _count_nulls(store: Any, path: str) -> int:
-    """_jsonl_nulls with every core: a count, so the order in which lines are read does not matter."""
-    with _every_core(store):
-        return store.run(_jsonl_nulls(path))[0][0]
 
 
 def _csv_header(path: str) -> list[str] | None:
@@ -351,14 +362,13 @@ def load(store: Any, project: str, logstore: str, path: str, kind: str, workdir:
         count = _attach_kept(store, project, logstore, name, workdir)
         if count is not None:
             return count
-        if kind == "jsonl" and (not _exported_jsonl(path) or _count_nulls(store, source)):
+        if kind == "jsonl" and not _exported_jsonl(path):
             return None
         header = _csv_header(path) if kind == "csv" else []
         if header is None:
             return None
-        # With one DuckDB thread (FileSource's), the file streams through in order, one row group
-        # at a time; more threads would buffer rows to keep that order, for little gain.
-        store.run(_jsonl_statement(source, base) if kind == "jsonl" else _csv_statement(source, header, base))
+        if not _convert(store, kind, source, header, base):
+            return None
         with _every_core(store):
             count = _attach_parquet(store, project, logstore, base)
         if count is not None and conversion_cache.identity(path, kind) == name:   # unchanged meanwhile

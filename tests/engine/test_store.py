@@ -241,3 +241,29 @@ def test_a_soft_memory_limit_is_lifted_when_a_statement_needs_more(tmp_path):
     assert store.query("p", "l", question, 0, 10**10).rows == expected
     assert [r["n"] for r in expected] == ["14286"] * 5 + ["14285"] * 2
     assert store.run("SELECT current_setting('memory_limit')")[0][0] != limited
+
+
+def test_a_statement_started_meanwhile_gives_its_rows_or_its_error():
+    import duckdb
+
+    store = EventStore(None)
+    try:
+        assert store.start("SELECT 40 + 2").result() == [(42,)]
+        with pytest.raises(duckdb.Error):
+            store.start("SELECT * FROM no_such_table").result()
+    finally:
+        store.close()
+
+
+def test_a_statement_started_meanwhile_can_be_cancelled(tmp_path):
+    """Without the interrupt this sum would take minutes; cancel() returns once it has stopped (even
+    asked before the statement has begun), and the store goes on answering."""
+    store = EventStore(None)
+    try:
+        store.configure(str(tmp_path), threads=1)
+        running = store.start("SELECT sum(i) FROM range(100000000000) t(i)")
+        running.cancel()
+        assert not running._thread.is_alive()
+        assert store.run("SELECT 1") == [(1,)]
+    finally:
+        store.close()
