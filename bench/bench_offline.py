@@ -4,8 +4,8 @@ question asked of the file with DuckDB directly.
 Run: python bench/bench_offline.py [--events N] [--workdir DIR] [--summary FILE]
 
 The events come from ackaudit.sandbox.generate.generate_events (as bench/bench_export.py's world) and
-are written once by the export code itself (export_events: the jsonl export; the parquet export is
-converted from it as `export` converts its stage), without the sandbox's HTTP in between. With
+are written once by the export code itself (export_events: the jsonl and csv exports; the parquet
+export is converted from the jsonl one as `export` converts its stage), without the sandbox's HTTP in between. With
 --workdir the files are kept there and reused by the next run with the same --events.
 
 Measured, each the median of --runs runs of a fresh process (the whole CLI), with the peak RSS of
@@ -13,8 +13,8 @@ that process (os.wait4's rusage):
   query --source FILE --process rm --limit 0 -o jsonl, against a Python process that imports duckdb
   and fetches the same rows with one SELECT (the same file, the same filter, newest first);
   report --source FILE -o json.
-Each run has an empty cache folder of its own, so a jsonl source is converted every time; for
-jsonl the same two are then measured again with the conversion kept from a first run (as a second
+Each run has an empty cache folder of its own, so a jsonl or csv source is converted every time; for
+those the same two are then measured again with the conversion kept from a first run (as a second
 command on the same file finds it).
 Targets, for each format: query within 5x of the direct DuckDB query; report under 2 s; peak RSS
 under 300 MB. Exit status 1 when one is missed.
@@ -44,7 +44,8 @@ RSS_MB = 300.0
 DIRECT = """
 import sys, duckdb
 db = duckdb.connect()
-reader = "read_parquet(?)" if sys.argv[1].endswith(".parquet") else "read_json(?, format = 'newline_delimited')"
+reader = {"parquet": "read_parquet(?)", "jsonl": "read_json(?, format = 'newline_delimited')",
+          "csv": "read_csv(?)"}[sys.argv[1].rsplit(".", 1)[-1]]
 rows = db.execute(f'SELECT * FROM {reader} WHERE "process.name" = ? ORDER BY "__time__" DESC',
                   [sys.argv[1], sys.argv[2]]).fetchall()
 print(len(rows))
@@ -57,21 +58,26 @@ def make_files(workdir: Path, events: int) -> dict[str, Path]:
     from ackaudit.services.archive import copy_to_parquet, export_events
     from ackaudit.services.files import output_target
 
-    files = {"parquet": workdir / "audit.parquet", "jsonl": workdir / "audit.jsonl"}
+    files = _files(workdir)
     stamp = workdir / "events.json"
     if stamp.exists() and json.loads(stamp.read_text()) == {"events": events} and all(f.exists() for f in files.values()):
         print(f"reusing the exports of {events:,} events in {workdir}")
         return files
     end = time.time() - 60
     started = time.perf_counter()
-    export_events(generate_events(events, seed=5, start=end - 7 * DAY, end=end),
-                  output_target(str(files["jsonl"]), force=True), "jsonl", int(end - 7 * DAY), int(end) + 1,
-                  redact=True, catalogue=builtin_catalogue(), csv_order=[])
+    for fmt in ("jsonl", "csv"):
+        export_events(generate_events(events, seed=5, start=end - 7 * DAY, end=end),
+                      output_target(str(files[fmt]), force=True), fmt, int(end - 7 * DAY), int(end) + 1,
+                      redact=True, catalogue=builtin_catalogue(), csv_order=[])
     copy_to_parquet([files["jsonl"]], files["parquet"])
     stamp.write_text(json.dumps({"events": events}))
     print(f"{events:,} events generated and exported in {time.perf_counter() - started:.0f}s "
           "(benchmark set-up, not measured)")
     return files
+
+
+def _files(workdir: Path) -> dict[str, Path]:
+    return {fmt: workdir / f"audit.{fmt}" for fmt in ("parquet", "jsonl", "csv")}
 
 
 def timed(argv: list[str], cache: str | None = None) -> tuple[float, float, bytes]:
@@ -138,7 +144,7 @@ def main() -> int:
         # (a child's peak RSS counts what it shares with its parent before exec).
         subprocess.run([sys.executable, __file__, "--events", str(args.events), "--generate-into", str(workdir)],
                        check=True)
-        files = {"parquet": workdir / "audit.parquet", "jsonl": workdir / "audit.jsonl"}
+        files = _files(workdir)
         ackaudit = [sys.executable, "-m", "ackaudit"]
         rows = []          # (name, ackaudit seconds or MB, unit, baseline, against, ratio, target, ok)
         for fmt, path in files.items():
