@@ -66,9 +66,15 @@ def project_cache_ttl() -> int:
     return env_int("ACKAUDIT_PROJECT_CACHE_TTL", 300, minimum=0, maximum=3600)
 
 
+def source_cache_mb(env: Mapping[str, str] | None = None) -> float:
+    """ACKAUDIT_SOURCE_CACHE_MB: megabytes of jsonl and csv conversions kept for the next command (0: none)."""
+    return env_number("ACKAUDIT_SOURCE_CACHE_MB", 1024, minimum=0, maximum=1024 * 1024, env=env)
+
+
 def check_all() -> None:
     """Read every setting once, so a bad value stops a command before it calls or changes anything."""
     retry_base()
     poll_interval()
     incomplete_retries()
     project_cache_ttl()
+    source_cache_mb()

@@ -18,6 +18,8 @@ from typing import Any, TextIO
 SEQ = "__seq__"
 KEYSET = "__keyset__"
 TIME = "__time__"
+# The latest __time__ SLS can hold: whole seconds of an unsigned 32-bit epoch (2106).
+MAX_TIME = 2**32 - 1
 RESERVED = frozenset({SEQ, KEYSET})
 # Values SLS would not accept (dates, decimals...) are stored as their str().
 _ENCODER = json.JSONEncoder(default=str)

@@ -31,6 +31,7 @@ from typing import Any
 from ackaudit.audit.escape import csv_value
 from ackaudit.audit.fields import FIELD_NAMES, FIELDS, JSON_CONTAINERS, flatten_event
 from ackaudit.audit.timeparse import iso
+from ackaudit.engine.ingest import MAX_TIME
 from ackaudit.errors import UsageError, shown, shown_path
 from ackaudit.services.files import Target, check_suffix
 from ackaudit.services.investigate import window_for  # noqa: F401  (the window of a file source lives there)
@@ -403,6 +404,8 @@ def _json_rows(path: str) -> Iterator[dict[str, str]]:
                     records = json.loads(_utf8(handle.read(), path, "the file"))
                 except ValueError as exc:
                     raise ArchiveError(f"{path}: not valid JSON: {exc}") from None
+                except RecursionError:
+                    raise ArchiveError(f"{path}: not valid JSON: nested too deeply") from None
                 if not isinstance(records, list):
                     raise ArchiveError(f"{path}: not a JSON list of events")
                 for number, record in enumerate(records, start=1):
@@ -416,6 +419,8 @@ def _json_rows(path: str) -> Iterator[dict[str, str]]:
                     record = json.loads(text)
                 except ValueError as exc:
                     raise ArchiveError(f"{path}: line {number}: not valid JSON: {exc}") from None
+                except RecursionError:
+                    raise ArchiveError(f"{path}: line {number}: not valid JSON: nested too deeply") from None
                 yield _raw_row(record, path, f"line {number}")
     except OSError as exc:
         raise ArchiveError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -498,10 +503,13 @@ def _raw_row(record: Any, path: str, where: str) -> dict[str, str]:
     flat one (dotted names) nested back into those fields, so the same dotted keys find it."""
     if not isinstance(record, dict):
         raise ArchiveError(f"{path}: {where}: not a JSON object")
-    raw = _from_raw(record) if any(str(k).lower() in _CONTAINERS for k in record) else _from_flat(record)
+    try:
+        raw = _from_raw(record) if any(str(k).lower() in _CONTAINERS for k in record) else _from_flat(record)
+    except (ValueError, OverflowError, TypeError) as exc:     # flatten_event's numbers: "abc", 1e999, [1]
+        raise ArchiveError(f"{path}: {where}: a value of the wrong type: {exc}") from None
     stamp = _receive_time(raw, record)
     if stamp is None:
-        raise ArchiveError(f"{path}: {where}: no usable time (__time__ or time)")
+        raise ArchiveError(f"{path}: {where}: no usable time (__time__ or time, from 1970 to 2106)")
     raw["__time__"] = str(stamp)
     return raw
 
@@ -543,20 +551,23 @@ def _from_flat(record: dict[str, Any]) -> dict[str, str]:
 
 
 def _receive_time(raw: dict[str, str], record: dict[str, Any]) -> int | None:
-    text = raw.get("__time__")
-    if text not in (None, ""):
-        try:
-            return math.floor(float(text))
-        except ValueError:
-            return None
-    stamp = raw.get("time") or record.get("time")
-    if not isinstance(stamp, str) or not stamp:
-        return None
+    """The row's __time__, or its `time` when it has none; None when neither is a time SLS can hold
+    (whole seconds of an unsigned 32-bit epoch: 1970 to 2106)."""
     try:
+        text = raw.get("__time__")
+        if text not in (None, ""):
+            return _in_range(math.floor(float(text)))
+        stamp = raw.get("time") or record.get("time")
+        if not isinstance(stamp, str) or not stamp:
+            return None
         parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return _in_range(math.floor(parsed.timestamp()))
+    except (ValueError, OverflowError, TypeError):      # "abc", nan, inf, year 0
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return math.floor(parsed.timestamp())
+
+
+def _in_range(epoch: int) -> int | None:
+    return epoch if 0 <= epoch <= MAX_TIME else None
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ackaudit.audit.fields import FIELDS, JSON_CONTAINERS, Field
-from ackaudit.engine.ingest import KEYSET, SEQ, TIME, DerivedKeysets
+from ackaudit.engine.ingest import KEYSET, MAX_TIME, SEQ, TIME, DerivedKeysets
 from ackaudit.services import conversion_cache
 
 # The keys of a raw row, in the order loading a flat event gives them (see archive._from_flat).
@@ -194,6 +194,9 @@ def _attach_parquet(store: Any, project: str, logstore: str, path: str) -> int |
         wanted = _TIME_TYPES if name == "time" else (kind,) if name == "risk" else (_TYPES[name],)
         if kind not in wanted:
             return None
+    oldest, newest = store.run(f"SELECT min({_q(TIME)}), max({_q(TIME)}) FROM read_parquet({_text(path)})")[0]
+    if oldest is not None and not (0 <= oldest and newest <= MAX_TIME):
+        return None                         # the Python way names the row with a time SLS cannot hold
     fields = [n for n in types if n not in (TIME, "risk")]
     # Which fields some row has, from the footer when it can say. A row's keyset id is the mask of
     # the keys it has (a field no row has is NULL throughout), its keys worked out when first read.
@@ -225,8 +228,9 @@ def _from_json(f_name: str, column: str) -> str:
         next(f.value_type for f in FIELDS if f.name == f_name)
     t = f"json_type({column})"
     if kind == "time":
-        return (f"CASE WHEN {t} IN ('BIGINT', 'UBIGINT') THEN CAST({column} AS BIGINT) "
-                f"ELSE {_bad(TIME)} END")
+        return (f"CASE WHEN {t} IN ('BIGINT', 'UBIGINT') AND CAST({column} AS VARCHAR) NOT LIKE '-%' "
+                f"AND length(CAST({column} AS VARCHAR)) <= 10 AND CAST({column} AS BIGINT) <= {MAX_TIME} "
+                f"THEN CAST({column} AS BIGINT) ELSE {_bad(TIME)} END")
     if kind == "text":
         # A JSON string's text starts with its quote, which is cheaper to see than its json_type.
         return (f"CASE WHEN {column} IS NULL THEN NULL WHEN starts_with(CAST({column} AS VARCHAR), '\"') "
@@ -335,8 +339,8 @@ def _csv_statement(path: str, header: list[str], out: str) -> str:
             typed = f"(CASE WHEN json_valid({v}) THEN {_from_json(f.name, f'CAST({v} AS JSON)')} ELSE {_bad(f.name)} END)"
         values.append(f"CASE WHEN {present} THEN {typed} END AS {_q(f.name)}")
     t = cell[TIME]
-    values.insert(0, f"CASE WHEN regexp_full_match({t}, '-?[0-9]{{1,18}}') THEN CAST({t} AS BIGINT) "
-                     f"ELSE {_bad(TIME)} END AS {_q(TIME)}")
+    values.insert(0, f"CASE WHEN regexp_full_match({t}, '[0-9]{{1,10}}') AND CAST({t} AS BIGINT) <= {MAX_TIME} "
+                     f"THEN CAST({t} AS BIGINT) ELSE {_bad(TIME)} END AS {_q(TIME)}")
     spec = "{" + ", ".join(f"{_text(n)}: 'VARCHAR'" for n in header) + "}"
     return (f"COPY (SELECT {', '.join(values)} FROM read_csv({_text(path)}, header = true, auto_detect = false, "
             f"columns = {spec}, delim = ',', quote = '\"', escape = '\"', strict_mode = true, "

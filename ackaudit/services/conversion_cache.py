@@ -26,16 +26,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 FORMAT = 1
-DEFAULT_MB = 1024
 IN_USE_SECONDS = 600
 _ENTRY = re.compile(r"[0-9a-f]{40}\.parquet")
 
 
 def budget_mb(env: Mapping[str, str] = os.environ) -> float:
-    try:
-        return max(0.0, float(env.get("ACKAUDIT_SOURCE_CACHE_MB", DEFAULT_MB)))
-    except ValueError:
-        return float(DEFAULT_MB)
+    from ackaudit.environment import source_cache_mb
+
+    return source_cache_mb(env)
 
 
 def cache_dir(env: Mapping[str, str] = os.environ) -> Path:

@@ -169,3 +169,48 @@ def test_a_huge_out_is_named_cut(cli, command, out):
     assert result.exit_code in (1, 2) and first.startswith(("error: cannot write", "error: which format",
                                                             "error: cannot tell the format", "error: --format"))
     assert "characters)" in first and len(result.stderr) < 1000 and "this is a bug" not in result.stderr
+
+
+_BAD_TIMES = [
+    ("a.jsonl", '{"__time__":"abc","time":"x"}\n', "line 1: a value of the wrong type"),
+    ("b.jsonl", '{"__time__":1e999}\n', "line 1: a value of the wrong type"),
+    ("c.jsonl", '{"__time__":99999999999999999}\n', "line 1: no usable time"),
+    ("d.jsonl", '{"time":"9999-12-31T23:59:59Z"}\n', "line 1: no usable time"),
+    ("e.jsonl", '{"time":"0001-01-01T00:00:00+14:00"}\n', "line 1: no usable time"),
+    ("f.jsonl", '{"__time__":-99999999999}\n', "line 1: no usable time"),
+    ("g.jsonl", '{"__time__":"inf","k8s":{}}\n', "line 1: no usable time"),
+    ("h.jsonl", '{"__time__":"nan"}\n', "line 1: a value of the wrong type"),
+    ("i.jsonl", '{"__time__":[1]}\n', "line 1: a value of the wrong type"),
+    ("j.jsonl", '{"__time__":1,"process.pid":1e999}\n', "line 1: a value of the wrong type"),
+    ("k.jsonl", "[" * 100_000 + "]" * 100_000 + "\n", "not valid JSON: nested too deeply"),
+    ("l.jsonl", '{"__time__":1}\n' + "[" * 100_000 + "]" * 100_000 + "\n", "line 2: not valid JSON: nested too deeply"),
+    ("a.csv", "__time__,kind\nabc,Command\n", "line 2: a value of the wrong type"),
+    ("b.csv", "__time__,kind\n-1e20,Command\n", "line 2: no usable time"),
+    ("c.csv", "__time__,kind\n99999999999,Command\n", "line 2: no usable time"),
+]
+
+
+@pytest.mark.parametrize("command", [["query"], ["report"], ["session", "abcdef"]])
+@pytest.mark.parametrize("name, text, expected", _BAD_TIMES, ids=[n for n, _, _ in _BAD_TIMES])
+def test_a_source_row_with_a_time_sls_cannot_hold_is_named(cli, tmp_path, command, name, text, expected):
+    """Times and numbers in a file are anyone's writing: each is a usage error naming the line, from
+    the DuckDB way (which sends such a file the Python way) as from the Python way."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    assert_usage(cli(*command, "--source", str(path)), expected)
+
+
+def test_a_parquet_source_with_a_time_sls_cannot_hold_is_named(cli, tmp_path):
+    import duckdb
+
+    path = tmp_path / "late.parquet"
+    duckdb.sql(f"COPY (SELECT 99999999999::BIGINT AS __time__, 'Command' AS kind) TO '{path}' (FORMAT parquet)")
+    assert_usage(cli("query", "--source", str(path)), "row 1: no usable time")
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1e999", "nan"])
+def test_a_bad_source_cache_size_is_a_usage_error(run_with, tmp_path, value):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"__time__":1700000000,"kind":"Command"}\n', encoding="utf-8")
+    assert_usage(run_with("query", "--source", str(path), ACKAUDIT_SOURCE_CACHE_MB=value),
+                 "ACKAUDIT_SOURCE_CACHE_MB=", "is not a number from 0 to 1048576")
