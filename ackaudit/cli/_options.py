@@ -11,7 +11,7 @@ _CLUSTER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 def _check_cluster(value: str | None) -> str | None:
-    if value is not None and not _CLUSTER_ID.match(value):
+    if value is not None and not _CLUSTER_ID.fullmatch(value):
         raise typer.BadParameter(f"{shown(value)} is not a cluster id (letters, digits, - and _ only)")
     return value
 

@@ -8,7 +8,7 @@ from ackaudit.cli import _output
 from ackaudit.cli._context import cloud
 from ackaudit.cli._globals import command
 from ackaudit.cli._options import ClusterOpt, DryRunOpt, SinceOpt, YesOpt
-from ackaudit.errors import shown
+from ackaudit.errors import UsageError, shown
 
 app = typer.Typer(help="Provision, check, test and remove the audit alert rules and their webhook.",
                   no_args_is_help=True, rich_markup_mode=None)
@@ -226,8 +226,16 @@ E2EOpt = Annotated[bool, typer.Option(
 PodOpt = Annotated[str | None, typer.Option(
     "--pod", metavar="NAMESPACE/NAME", show_default=False,
     help="With --e2e: the pod to run the canary in (default: the first running pod outside kube-system).")]
+def _finite_seconds(value: float) -> float:
+    import math
+
+    if not math.isfinite(value):        # nan passes min=1, and neither would ever be reached
+        raise typer.BadParameter(f"{value} is not a number of seconds")
+    return value
+
+
 TimeoutOpt = Annotated[float, typer.Option(
-    "--timeout", min=1, help="With --e2e: seconds to wait for the audit event and the rules (they run every minute).")]
+    "--timeout", min=1, callback=_finite_seconds, help="With --e2e: seconds to wait for the audit event and the rules (they run every minute).")]
 
 
 @command(app, "test", examples=["ackaudit alerts test --cluster cab2c17507494d8cdae1b9324d1d83793",
@@ -262,7 +270,7 @@ def test(
     if e2e:
         return _run_e2e(cluster, pod, timeout)
     if pod is not None:
-        raise typer.BadParameter("--pod goes with --e2e")
+        raise UsageError("--pod goes with --e2e", hint="add --e2e to run the canary in that pod")
 
     channels = _channels(allow_any_url, dingtalk_url=dingtalk_url, dingtalk_secret=dingtalk_secret,
                          wecom_url=wecom_url, lark_url=lark_url, lark_secret=lark_secret, slack_url=slack_url,

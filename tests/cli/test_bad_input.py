@@ -214,3 +214,19 @@ def test_a_bad_source_cache_size_is_a_usage_error(run_with, tmp_path, value):
     path.write_text('{"__time__":1700000000,"kind":"Command"}\n', encoding="utf-8")
     assert_usage(run_with("query", "--source", str(path), ACKAUDIT_SOURCE_CACHE_MB=value),
                  "ACKAUDIT_SOURCE_CACHE_MB=", "is not a number from 0 to 1048576")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_an_e2e_timeout_that_is_no_number_of_seconds_is_refused(cli, value):
+    """nan passes `min=1`, and a deadline of nan or inf seconds is never reached: the test would wait forever."""
+    result = cli("alerts", "test", "--cluster", C, "--e2e", "--timeout", value)
+    assert result.exit_code == 2 and f"{value} is not a number of seconds" in result.stderr
+
+
+def test_a_pod_without_e2e_is_a_usage_error(cli):
+    assert_usage(cli("alerts", "test", "--cluster", C, "--pod", "a/b"), "--pod goes with --e2e")
+
+
+def test_a_cluster_id_with_a_trailing_newline_is_not_a_cluster_id(cli):
+    result = cli("status", "--cluster", C + "\n")
+    assert result.exit_code == 2 and "is not a cluster id" in result.stderr
