@@ -122,6 +122,9 @@ def register(app: typer.Typer) -> None:
         search = build_search(filters)
         if follow and source:
             raise UsageError("--follow watches a cluster; an exported file does not grow")
+        if follow and to is not None:
+            raise UsageError("--follow prints events as they arrive: it has no end (--to)",
+                             hint="drop --to to follow from --from or --since, or drop --follow for a fixed window")
         src, _ = event_source(cluster, source)
         from_time, to_time = window_for(src, since=since, from_=from_, to=to, default="24h", now=time.time())
         if trace:

@@ -230,3 +230,9 @@ def test_a_pod_without_e2e_is_a_usage_error(cli):
 def test_a_cluster_id_with_a_trailing_newline_is_not_a_cluster_id(cli):
     result = cli("status", "--cluster", C + "\n")
     assert result.exit_code == 2 and "is not a cluster id" in result.stderr
+
+
+def test_follow_with_an_end_is_a_usage_error(cli):
+    """Following prints what arrives after now: an end in the past was silently ignored."""
+    assert_usage(cli("query", "--cluster", C, "--follow", "--from", "2026-11-30", "--to", "2026-12-01"),
+                 "--follow prints events as they arrive")
