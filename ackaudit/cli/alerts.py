@@ -226,6 +226,8 @@ E2EOpt = Annotated[bool, typer.Option(
 PodOpt = Annotated[str | None, typer.Option(
     "--pod", metavar="NAMESPACE/NAME", show_default=False,
     help="With --e2e: the pod to run the canary in (default: the first running pod outside kube-system).")]
+
+
 def _finite_seconds(value: float) -> float:
     import math
 

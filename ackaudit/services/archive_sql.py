@@ -228,8 +228,8 @@ def _from_json(f_name: str, column: str) -> str:
         next(f.value_type for f in FIELDS if f.name == f_name)
     t = f"json_type({column})"
     if kind == "time":
-        return (f"CASE WHEN {t} IN ('BIGINT', 'UBIGINT') AND CAST({column} AS VARCHAR) NOT LIKE '-%' "
-                f"AND length(CAST({column} AS VARCHAR)) <= 10 AND CAST({column} AS BIGINT) <= {MAX_TIME} "
+        # UINTEGER holds exactly the times SLS can (0 to MAX_TIME).
+        return (f"CASE WHEN {t} IN ('BIGINT', 'UBIGINT') AND TRY_CAST({column} AS UINTEGER) IS NOT NULL "
                 f"THEN CAST({column} AS BIGINT) ELSE {_bad(TIME)} END")
     if kind == "text":
         # A JSON string's text starts with its quote, which is cheaper to see than its json_type.
@@ -339,7 +339,7 @@ def _csv_statement(path: str, header: list[str], out: str) -> str:
             typed = f"(CASE WHEN json_valid({v}) THEN {_from_json(f.name, f'CAST({v} AS JSON)')} ELSE {_bad(f.name)} END)"
         values.append(f"CASE WHEN {present} THEN {typed} END AS {_q(f.name)}")
     t = cell[TIME]
-    values.insert(0, f"CASE WHEN regexp_full_match({t}, '[0-9]{{1,10}}') AND CAST({t} AS BIGINT) <= {MAX_TIME} "
+    values.insert(0, f"CASE WHEN regexp_full_match({t}, '[0-9]+') AND TRY_CAST({t} AS UINTEGER) IS NOT NULL "
                      f"THEN CAST({t} AS BIGINT) ELSE {_bad(TIME)} END AS {_q(TIME)}")
     spec = "{" + ", ".join(f"{_text(n)}: 'VARCHAR'" for n in header) + "}"
     return (f"COPY (SELECT {', '.join(values)} FROM read_csv({_text(path)}, header = true, auto_detect = false, "
